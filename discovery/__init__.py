@@ -1,0 +1,1 @@
+"""camkeep discovery package."""

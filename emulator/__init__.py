@@ -1,0 +1,1 @@
+"""camkeep emulator package."""
