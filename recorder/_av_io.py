@@ -1,0 +1,423 @@
+"""Every PyAV call of the recorder: camera ingest (RTSP over TCP), the fragmented-MP4
+segment writer, probing segment files and exporting a range.
+
+Everything here blocks; callers run it on an ingest thread or in a worker thread, never
+on the event loop. The per-packet loop (`_Remuxer.run`) avoids allocation and logging:
+a few int operations per packet, timing decisions in the pure `_timeline` module."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import av
+
+from ._model import ExportError
+from ._timeline import SegmentClock, TimestampFixer
+
+log = logging.getLogger(__name__)
+
+# Fragmented MP4: moov first with no samples, then a moof+mdat fragment at every keyframe
+# and at least every second (frag_duration, µs), each written out as soon as it is cut.
+SEGMENT_MUX_OPTIONS = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",
+    "flush_packets": "1",
+}
+VIDEO_CODECS = frozenset({"h264", "hevc"})
+AUDIO_CODECS = frozenset({"aac"})
+TIMESTAMP_JUMP_S = 10.0  # a DTS jump this large means the camera restarted its clock
+PROBE_SIZE_BYTES = 1_000_000  # keep the demuxer's probe buffer (memory per stream) small
+ANALYZE_DURATION_US = 1_000_000
+START_TAG = "camkeep start_ms="  # in the MP4 comment: start time more precise than the name
+
+
+class IngestFailure(Exception):
+    """A recording attempt ended on an error; the message holds no credentials."""
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+class SegmentSink(Protocol):
+    """What an attempt reports; called on the ingest thread, must not block."""
+
+    def claim_path(self, start_ms: int) -> tuple[str, Path]: ...  # (relpath, absolute)
+
+    def segment_opened(
+        self, relpath: str, start_ms: int, codec: str, width: int, height: int
+    ) -> None: ...
+
+    def segment_progress(
+        self, relpath: str, end_ms: int, size: int, bitrate_bps: float, fps: float
+    ) -> None: ...
+
+    def segment_closed(self, relpath: str, end_ms: int, size: int) -> None: ...
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _failure(exc: BaseException, scrub: Callable[[str], str]) -> IngestFailure:
+    code = getattr(exc, "errno", None)
+    disk_full = code in (errno.ENOSPC, errno.EDQUOT)
+    text = "disk full" if disk_full else scrub(f"{type(exc).__name__}: {exc}")
+    return IngestFailure(text, disk_full=disk_full)
+
+
+def open_camera(url: str, stall_timeout_s: float) -> av.container.InputContainer:
+    """Open an RTSP camera over TCP. The socket timeout (µs) makes a stalled read fail
+    after `stall_timeout_s`; PyAV's interrupt callback bounds the whole open (only while
+    opening: during reads it would take the GIL on every check)."""
+    options = {
+        "rtsp_transport": "tcp",
+        "timeout": str(int(stall_timeout_s * 1_000_000)),
+        "probesize": str(PROBE_SIZE_BYTES),
+        "analyzeduration": str(ANALYZE_DURATION_US),
+        "fflags": "+genpts",
+    }
+    open_timeout = max(5.0, 2 * stall_timeout_s)
+    return av.open(url, options=options, timeout=(open_timeout, None))
+
+
+class _SegmentWriter:
+    __slots__ = ("audio", "container", "path", "relpath", "video")
+
+    def __init__(self, relpath: str, path: Path, video, audio, start_ms: int) -> None:
+        self.relpath = relpath
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.container = av.open(str(path), "w", format="mp4", options=SEGMENT_MUX_OPTIONS)
+        try:
+            self.container.metadata["comment"] = f"{START_TAG}{start_ms}"
+            self.video = self.container.add_stream_from_template(video)
+            if video.codec_context.name == "hevc":
+                self.video.codec_tag = "hvc1"  # the tag players (Apple, browsers) accept
+            self.audio = self.container.add_stream_from_template(audio) if audio else None
+        except BaseException:
+            self.container.close()
+            raise
+
+    def size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def close(self) -> None:
+        self.container.close()  # writes the last fragment and the mfra index
+
+
+class _Remuxer:
+    """One recording attempt on an open input: remux packets into segments."""
+
+    def __init__(
+        self,
+        inp,
+        *,
+        segment_seconds: float,
+        sink: SegmentSink,
+        stop: threading.Event,
+        scrub: Callable[[str], str],
+    ) -> None:
+        self.inp = inp
+        self.sink = sink
+        self.stop = stop
+        self.scrub = scrub
+        video = next((s for s in inp.streams.video if s.codec_context.name in VIDEO_CODECS), None)
+        if video is None:
+            names = [s.codec_context.name for s in inp.streams.video] or ["none"]
+            raise IngestFailure(f"no H.264/H.265 video stream (video: {', '.join(names)})")
+        self.video = video
+        self.audio = next(
+            (s for s in inp.streams.audio if s.codec_context.name in AUDIO_CODECS), None
+        )
+        self.codec = video.codec_context.name
+        self.width = video.codec_context.width
+        self.height = video.codec_context.height
+        self.tb_v = float(video.time_base)
+        self.clock = SegmentClock(self.tb_v, segment_seconds)
+        self.vfix = TimestampFixer(round(TIMESTAMP_JUMP_S / self.tb_v))
+        if self.audio is not None:
+            self.tb_a = float(self.audio.time_base)
+            self.afix = TimestampFixer(round(TIMESTAMP_JUMP_S / self.tb_a))
+        self.writer: _SegmentWriter | None = None
+
+    def _open_segment(self, dts: int) -> None:
+        start_ms = self.clock.start_segment(dts, _now_ms())
+        relpath, path = self.sink.claim_path(start_ms)
+        self.writer = _SegmentWriter(relpath, path, self.video, self.audio, start_ms)
+        self.sink.segment_opened(relpath, start_ms, self.codec, self.width, self.height)
+
+    def _close_segment(self, end_dts: int) -> None:
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        end_ms = self.clock.wall_ms(end_dts)
+        try:
+            writer.close()
+        finally:
+            self.sink.segment_closed(writer.relpath, end_ms, writer.size())
+
+    def run(self) -> str:
+        """Remux until stopped or the stream ends; returns why it ended normally."""
+        video_index = self.video.index
+        streams = [self.video] + ([self.audio] if self.audio is not None else [])
+        vfix = self.vfix
+        afix = self.afix if self.audio is not None else None
+        clock = self.clock
+        stop_is_set = self.stop.is_set
+        second_ticks = max(1, round(1.0 / self.tb_v))
+        audio_per_video = (self.tb_v / self.tb_a) if self.audio is not None else 0.0
+        base_v = base_a = 0
+        last_v = report_at = 0
+        window_bytes = window_frames = 0
+        writer = None
+        reason = "stopped"
+        try:
+            for pkt in self.inp.demux(streams):
+                if stop_is_set():
+                    break
+                size = pkt.size
+                if not size:
+                    continue  # the demuxer's end-of-stream flush packets
+                if pkt.stream_index == video_index:
+                    fixed = vfix.fix(pkt.dts, pkt.pts)
+                    if fixed is None:
+                        continue
+                    dts, pts = fixed
+                    if pkt.is_keyframe and clock.should_cut(dts, True):
+                        if writer is not None:
+                            self._close_segment(dts)
+                        self._open_segment(dts)
+                        writer = self.writer
+                        base_v = dts
+                        base_a = round(dts * audio_per_video)
+                        report_at = dts + second_ticks
+                        window_bytes = window_frames = 0
+                        window_start = dts
+                    elif writer is None:
+                        continue  # a segment starts at a keyframe
+                    pkt.dts = dts - base_v
+                    pkt.pts = pts - base_v
+                    pkt.stream = writer.video
+                    writer.container.mux_one(pkt)
+                    last_v = dts
+                    window_bytes += size
+                    window_frames += 1
+                    if dts >= report_at:
+                        media_s = (dts - window_start) * self.tb_v or 1.0
+                        self.sink.segment_progress(
+                            writer.relpath,
+                            clock.wall_ms(dts + vfix.step),
+                            writer.size(),
+                            window_bytes * 8 / media_s,
+                            window_frames / media_s,
+                        )
+                        report_at = dts + second_ticks
+                        window_start = dts
+                        window_bytes = window_frames = 0
+                elif writer is not None:
+                    fixed = afix.fix(pkt.dts, pkt.pts)
+                    if fixed is None:
+                        continue
+                    dts = fixed[0] - base_a
+                    if dts < 0:
+                        continue  # audio from before this segment's first keyframe
+                    pkt.dts = dts
+                    pkt.pts = fixed[1] - base_a
+                    pkt.stream = writer.audio
+                    writer.container.mux_one(pkt)
+                    window_bytes += size
+            else:
+                reason = "camera ended the stream"
+        except (av.FFmpegError, OSError) as exc:
+            raise _failure(exc, self.scrub) from None
+        finally:
+            if self.writer is not None:
+                try:
+                    self._close_segment(last_v + vfix.step)
+                except (av.FFmpegError, OSError) as exc:
+                    log.warning("closing segment failed: %s", self.scrub(str(exc)))
+        if reason != "stopped":
+            raise IngestFailure(reason)
+        return reason
+
+
+def record_attempt(
+    url: str,
+    *,
+    segment_seconds: float,
+    stall_timeout_s: float,
+    sink: SegmentSink,
+    stop: threading.Event,
+    scrub: Callable[[str], str],
+    on_connected: Callable[[], None] | None = None,
+) -> str:
+    """One attempt: connect, remux into segments until `stop` is set (returns) or an
+    error or end of stream (raises IngestFailure with a scrubbed message)."""
+    try:
+        inp = open_camera(url, stall_timeout_s)
+    except (av.FFmpegError, OSError) as exc:
+        raise _failure(exc, scrub) from None
+    try:
+        remuxer = _Remuxer(inp, segment_seconds=segment_seconds, sink=sink, stop=stop, scrub=scrub)
+        if on_connected is not None:
+            on_connected()
+        return remuxer.run()
+    finally:
+        with contextlib.suppress(av.FFmpegError, OSError):
+            inp.close()
+
+
+@dataclass(frozen=True)
+class SegmentProbe:
+    start_ms: int | None  # from the file's start tag, None if absent
+    duration_ms: int
+    codec: str
+    width: int
+    height: int
+
+
+def probe_segment(path: Path) -> SegmentProbe | None:
+    """Codec, size and duration of a segment file (demuxes its video packets); None if
+    the file cannot be read as video."""
+    try:
+        with av.open(str(path)) as inp:
+            if not inp.streams.video:
+                return None
+            video = inp.streams.video[0]
+            tb = float(video.time_base)
+            first = last = None
+            for pkt in inp.demux(video):
+                if pkt.pts is None:
+                    continue
+                end = pkt.pts + (pkt.duration or 0)
+                first = pkt.pts if first is None else min(first, pkt.pts)
+                last = end if last is None else max(last, end)
+            comment = inp.metadata.get("comment", "")
+            start_ms = None
+            if comment.startswith(START_TAG):
+                try:
+                    start_ms = int(comment[len(START_TAG) :])
+                except ValueError:
+                    start_ms = None
+            duration_ms = 0 if first is None else round((last - first) * tb * 1000)
+            ctx = video.codec_context
+            return SegmentProbe(start_ms, duration_ms, ctx.name, ctx.width, ctx.height)
+    except (av.FFmpegError, OSError, UnicodeDecodeError):
+        return None
+
+
+def export_segments(
+    segments: Sequence[tuple[Path, int]], start_ms: int, end_ms: int, out_path: Path
+) -> Path:
+    """Remux the segments (path, start UTC ms), in order, into one seekable MP4 covering
+    [start_ms, end_ms]: it begins at the keyframe at or before start_ms and its
+    timestamps continue across segments (gaps between segments are closed up). Stops
+    early at a segment whose codec or picture size differs from the first."""
+    tmp = out_path.with_name(out_path.name + ".part")
+    out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+    written = 0
+    try:
+        out_v = out_a = None
+        signature = None
+        offset_s = 0.0  # export time of the current segment's time 0
+        next_offset_s = 0.0
+        last_out: dict[int, float] = {}
+        started = False
+        for seg_path, seg_start_ms in segments:
+            try:
+                inp = av.open(str(seg_path))
+            except (av.FFmpegError, OSError) as exc:
+                log.warning("export: skipping unreadable %s: %s", seg_path.name, exc)
+                continue
+            with inp:
+                if not inp.streams.video:
+                    continue
+                v = inp.streams.video[0]
+                a = inp.streams.audio[0] if inp.streams.audio else None
+                sig = (v.codec_context.name, v.codec_context.width, v.codec_context.height)
+                if signature is None:
+                    signature = sig
+                    out_v = out.add_stream_from_template(v)
+                    if v.codec_context.name == "hevc":
+                        out_v.codec_tag = "hvc1"
+                    out_a = out.add_stream_from_template(a) if a is not None else None
+                elif sig != signature:
+                    break
+                rel_start_s = (start_ms - seg_start_ms) / 1000.0
+                rel_end_s = (end_ms - seg_start_ms) / 1000.0
+                offset_s = next_offset_s
+                gop: list = []
+                streams = [v] + ([a] if a is not None and out_a is not None else [])
+                done = False
+                for pkt in inp.demux(streams):
+                    if pkt.dts is None or not pkt.size:
+                        continue
+                    tb = float(pkt.time_base)
+                    t = pkt.pts * tb if pkt.pts is not None else pkt.dts * tb
+                    is_video = pkt.stream_index == v.index
+                    if is_video and t >= rel_end_s:
+                        done = True
+                        break
+                    if not started:
+                        if is_video and pkt.is_keyframe and t <= rel_start_s:
+                            gop = [pkt]  # the latest keyframe at or before start
+                            continue
+                        if not gop:
+                            if is_video and pkt.is_keyframe:
+                                gop = [pkt]  # start lies before this segment's first keyframe
+                            else:
+                                continue
+                        else:
+                            gop.append(pkt)
+                        if not (is_video and t >= rel_start_s) and not (
+                            is_video and rel_start_s < 0
+                        ):
+                            continue
+                        started = True
+                        offset_s = -gop[0].dts * float(gop[0].time_base)
+                        pending, gop = gop, []
+                    else:
+                        pending = [pkt]
+                    for p in pending:
+                        ptb = float(p.time_base)
+                        shift = round(offset_s / ptb)
+                        p.dts += shift
+                        p.pts = (p.pts if p.pts is not None else p.dts - shift) + shift
+                        key = 0 if p.stream_index == v.index else 1
+                        at = p.dts * ptb
+                        if at <= last_out.get(key, -1.0) or p.dts < 0:
+                            continue
+                        last_out[key] = at
+                        if key == 0:
+                            next_offset_s = max(next_offset_s, at + (p.duration or 0) * ptb)
+                        p.stream = out_v if key == 0 else out_a
+                        out.mux_one(p)
+                        written += 1
+                if done:
+                    break
+        if not written:
+            raise ExportError("no recorded video in the requested range")
+    except (av.FFmpegError, OSError) as exc:
+        out.close()
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"export failed: {exc}") from None
+    except BaseException:
+        out.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    out.close()
+    os.replace(tmp, out_path)
+    return out_path

@@ -1,0 +1,189 @@
+"""The recording index: one SQLite row per segment file (WAL, migrations by
+PRAGMA user_version). Thread-safe: one connection guarded by a lock, so callers may use
+it from the event loop (short queries) or from worker threads (batches)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._model import IndexUnusable
+
+# Each entry moves the schema from version i to i + 1. Never edit a shipped entry.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        camera_id TEXT NOT NULL,
+        server_id TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        codec TEXT NOT NULL DEFAULT '',
+        width INTEGER NOT NULL DEFAULT 0,
+        height INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX segments_camera_start ON segments (camera_id, start_ms);
+    """,
+    # v2: mark segments still being written, so start-up knows which file to repair.
+    """
+    ALTER TABLE segments ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX segments_start ON segments (start_ms);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    id: int
+    camera_id: str
+    server_id: str
+    start_ms: int
+    end_ms: int
+    path: str  # relative to the recordings folder, POSIX separators
+    bytes: int
+    codec: str
+    width: int
+    height: int
+    open: bool
+
+
+_COLUMNS = "id, camera_id, server_id, start_ms, end_ms, path, bytes, codec, width, height, open"
+
+
+def _row(values: Sequence) -> SegmentRow:
+    return SegmentRow(*values[:10], bool(values[10]))
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the schema to `target`; returns the version found before."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise IndexUnusable(
+            f"recording index has schema version {found}, newer than this camkeep "
+            f"({SCHEMA_VERSION})"
+        )
+    for version in range(found, target):
+        try:
+            conn.executescript(
+                "BEGIN;" + MIGRATIONS[version] + f"PRAGMA user_version={version + 1}; COMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+class SegmentIndex:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            migrate(self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnusable(f"recording index {path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _query(self, sql: str, args: Sequence = ()) -> list[SegmentRow]:
+        with self._lock:
+            return [_row(r) for r in self._conn.execute(sql, args).fetchall()]
+
+    def all(self) -> list[SegmentRow]:
+        return self._query(f"SELECT {_COLUMNS} FROM segments ORDER BY start_ms, id")
+
+    def by_path(self, path: str) -> SegmentRow | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM segments WHERE path = ?", (path,))
+        return rows[0] if rows else None
+
+    def overlapping(self, camera_id: str, start_ms: int, end_ms: int) -> list[SegmentRow]:
+        """Segments of a camera that overlap [start_ms, end_ms], by start time."""
+        return self._query(
+            f"SELECT {_COLUMNS} FROM segments WHERE camera_id = ? AND start_ms < ? "
+            "AND end_ms > ? ORDER BY start_ms, id",
+            (camera_id, end_ms, start_ms),
+        )
+
+    def total_bytes(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM segments").fetchone()[0]
+
+    def insert(
+        self,
+        *,
+        camera_id: str,
+        server_id: str,
+        start_ms: int,
+        end_ms: int,
+        path: str,
+        bytes_: int,
+        codec: str,
+        width: int,
+        height: int,
+        open_: bool,
+    ) -> int:
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO segments (camera_id, server_id, start_ms, end_ms, path, bytes,"
+                " codec, width, height, open) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(path) DO UPDATE SET camera_id=excluded.camera_id,"
+                " server_id=excluded.server_id, start_ms=excluded.start_ms,"
+                " end_ms=excluded.end_ms, bytes=excluded.bytes, codec=excluded.codec,"
+                " width=excluded.width, height=excluded.height, open=excluded.open",
+                (
+                    camera_id,
+                    server_id,
+                    start_ms,
+                    end_ms,
+                    path,
+                    bytes_,
+                    codec,
+                    width,
+                    height,
+                    int(open_),
+                ),
+            )
+            return cur.lastrowid
+
+    def apply_batch(
+        self,
+        inserts: Iterable[tuple],
+        updates: Iterable[tuple[int, int, bool, str]],
+    ) -> None:
+        """One transaction: inserts are (camera_id, server_id, start_ms, end_ms, path,
+        bytes, codec, width, height, open); updates are (end_ms, bytes, open, path)."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO segments (camera_id, server_id, start_ms, end_ms,"
+                    " path, bytes, codec, width, height, open) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    inserts,
+                )
+                self._conn.executemany(
+                    "UPDATE segments SET end_ms = ?, bytes = ?, open = ? WHERE path = ?",
+                    updates,
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def update(self, path: str, *, end_ms: int, bytes_: int, open_: bool) -> None:
+        self.apply_batch((), [(end_ms, bytes_, open_, path)])
+
+    def delete_ids(self, ids: Iterable[int]) -> None:
+        with self._lock:
+            self._conn.executemany("DELETE FROM segments WHERE id = ?", [(i,) for i in ids])

@@ -1,0 +1,377 @@
+"""RecorderService: the recorder's facade for the node.
+
+Runs on the event loop; ingests run on their own threads and post events here with
+call_soon_threadsafe. Index writes are batched (one transaction per second) and run in
+a worker thread; retention and the stall watchdog are periodic tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import _av_io
+from ._index import SegmentIndex
+from ._ingest import CameraIngest
+from ._model import (
+    ERROR,
+    RECONNECTING,
+    RECORDING,
+    STOPPED,
+    CameraSource,
+    CameraStatus,
+    ExportError,
+    Period,
+    RecorderError,
+    RetentionPolicy,
+)
+from ._naming import validate_camera_id
+from ._periods import merge_spans
+from ._reconcile import ReconcileReport, reconcile
+from ._retention import StoredSegment, choose_deletions
+
+log = logging.getLogger(__name__)
+
+INDEX_FLUSH_INTERVAL_S = 1.0
+RETENTION_INTERVAL_S = 2.0
+WATCHDOG_INTERVAL_S = 1.0
+WATCHDOG_GRACE_S = 3.0  # beyond the socket timeout before an ingest is declared hung
+STOP_JOIN_TIMEOUT_S = 15.0
+
+
+@dataclass
+class _Live:
+    """Mutable live status of one camera (loop thread only)."""
+
+    state: str = STOPPED
+    last_error: str | None = None
+    bitrate_bps: float = 0.0
+    fps: float = 0.0
+    last_frame_ms: int | None = None
+
+    def frozen(self, camera_id: str) -> CameraStatus:
+        last = (
+            None
+            if self.last_frame_ms is None
+            else datetime.fromtimestamp(self.last_frame_ms / 1000, UTC)
+        )
+        return CameraStatus(
+            camera_id, self.state, self.last_error, self.bitrate_bps, self.fps, last
+        )
+
+
+def _ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise RecorderError("times must be timezone-aware (UTC)")
+    return int(moment.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class RecorderService:
+    def __init__(
+        self,
+        recordings_dir: Path,
+        index_path: Path,
+        server_id: str,
+        *,
+        segment_seconds: float = 60.0,
+        retention: RetentionPolicy = RetentionPolicy(),  # noqa: B008 (frozen value)
+        stall_timeout_s: float = 5.0,
+        on_status: Callable[[CameraStatus], None] | None = None,
+    ) -> None:
+        if segment_seconds <= 0 or stall_timeout_s <= 0:
+            raise RecorderError("segment_seconds and stall_timeout_s must be positive")
+        self.recordings_dir = Path(recordings_dir)
+        self.index_path = Path(index_path)
+        self.server_id = server_id
+        self.segment_seconds = segment_seconds
+        self.retention = retention
+        self.stall_timeout_s = stall_timeout_s
+        self._on_status = on_status
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._index: SegmentIndex | None = None
+        self._ingests: dict[str, CameraIngest] = {}
+        self._retired: list[CameraIngest] = []  # stopped or abandoned, not yet joined
+        self._live: dict[str, _Live] = {}
+        self._open: dict[str, list] = {}  # relpath -> [camera_id, start_ms, end_ms]
+        self._pending_inserts: dict[str, tuple] = {}
+        self._pending_updates: dict[str, tuple[int, int, bool, str]] = {}
+        self._flush_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+        self._storage_full = False
+        self._rng = random.Random()
+        self.last_reconcile: ReconcileReport | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        self._index = await asyncio.to_thread(SegmentIndex, self.index_path)
+        self.last_reconcile = await asyncio.to_thread(
+            reconcile, self._index, self.recordings_dir, self.server_id
+        )
+        self._tasks = [
+            asyncio.create_task(self._every(INDEX_FLUSH_INTERVAL_S, self._flush), name="rec-flush"),
+            asyncio.create_task(
+                self._every(RETENTION_INTERVAL_S, self._apply_retention), name="rec-retention"
+            ),
+            asyncio.create_task(self._every(WATCHDOG_INTERVAL_S, self._watchdog), name="rec-watch"),
+        ]
+
+    async def stop(self) -> None:
+        await self.set_cameras({})
+        await self._join_retired()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        # Events posted by the last threads are queued with call_soon: let them run.
+        await asyncio.sleep(0)
+        await self._flush()
+        if self._index is not None:
+            await asyncio.to_thread(self._index.close)
+            self._index = None
+
+    async def set_cameras(self, sources: Mapping[str, CameraSource]) -> None:
+        """Make the recorded set equal `sources` (camera id -> source). A changed source
+        is restarted. Invalid ids raise InvalidCameraId and change nothing."""
+        for camera_id, source in sources.items():
+            validate_camera_id(camera_id)
+            if source.camera_id != camera_id:
+                raise RecorderError(f"camera id {camera_id!r} differs from its source's id")
+        for camera_id in list(self._ingests):
+            if sources.get(camera_id) != self._ingests[camera_id].source:
+                self._retire(self._ingests.pop(camera_id))
+                self._live[camera_id].state = STOPPED
+        for camera_id, source in sources.items():
+            if camera_id not in self._ingests:
+                self._start_ingest(source)
+        for camera_id in list(self._live):
+            if camera_id not in sources:
+                self._set_state(camera_id, STOPPED, None)
+                del self._live[camera_id]
+        await self._join_retired()
+
+    def _start_ingest(self, source: CameraSource) -> None:
+        ingest = CameraIngest(
+            source,
+            recordings_dir=self.recordings_dir,
+            segment_seconds=self.segment_seconds,
+            stall_timeout_s=self.stall_timeout_s,
+            post=self._post,
+            storage_ok=lambda: not self._storage_full,
+            rng=self._rng,
+        )
+        self._ingests[source.camera_id] = ingest
+        self._live.setdefault(source.camera_id, _Live())
+        ingest.start()
+
+    def _retire(self, ingest: CameraIngest) -> None:
+        ingest.stop()
+        self._retired.append(ingest)
+
+    async def _join_retired(self) -> None:
+        retired, self._retired = self._retired, []
+        if not retired:
+            return
+
+        def join_all() -> list[CameraIngest]:
+            deadline = time.monotonic() + STOP_JOIN_TIMEOUT_S
+            return [i for i in retired if not i.join(max(0.0, deadline - time.monotonic()))]
+
+        for ingest in await asyncio.to_thread(join_all):
+            log.warning("camera %s: ingest thread did not stop in time", ingest.camera_id)
+
+    # --- events from ingest threads --------------------------------------------------
+    def _post(self, event: tuple) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # loop closed meanwhile
+            loop.call_soon_threadsafe(self._on_event, event)
+
+    def _on_event(self, event: tuple) -> None:
+        kind, ingest = event[0], event[1]
+        current = self._ingests.get(ingest.camera_id) is ingest
+        camera_id = ingest.camera_id
+        if kind == "opened":
+            _, _, rel, start_ms, codec, width, height = event
+            self._open[rel] = [camera_id, start_ms, start_ms]
+            self._pending_inserts[rel] = (
+                camera_id,
+                self.server_id,
+                start_ms,
+                start_ms,
+                rel,
+                0,
+                codec,
+                width,
+                height,
+                1,
+            )
+            if current:
+                self._set_state(camera_id, RECORDING, None)
+        elif kind == "progress":
+            _, _, rel, end_ms, size, bitrate, fps = event
+            if rel in self._open:
+                self._open[rel][2] = end_ms
+            self._pending_updates[rel] = (end_ms, size, True, rel)
+            live = self._live.get(camera_id)
+            if current and live is not None:
+                live.bitrate_bps, live.fps, live.last_frame_ms = bitrate, fps, end_ms
+        elif kind == "closed":
+            _, _, rel, end_ms, size = event
+            self._open.pop(rel, None)
+            self._pending_updates[rel] = (end_ms, size, False, rel)
+        elif kind == "state" and current:
+            _, _, state, error = event
+            self._set_state(camera_id, state, error)
+
+    def _set_state(self, camera_id: str, state: str, error: str | None) -> None:
+        live = self._live.get(camera_id)
+        if live is None:
+            return
+        if state != RECORDING:
+            live.bitrate_bps = live.fps = 0.0
+        if (live.state, live.last_error) == (state, error):
+            return
+        live.state, live.last_error = state, error
+        if self._on_status is not None:
+            try:
+                self._on_status(live.frozen(camera_id))
+            except Exception:
+                log.exception("on_status callback failed")
+
+    # --- periodic work -------------------------------------------------------------
+    async def _every(self, interval_s: float, job: Callable) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recorder periodic job %s failed", job.__name__)
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            if self._index is None or not (self._pending_inserts or self._pending_updates):
+                return
+            inserts, self._pending_inserts = list(self._pending_inserts.values()), {}
+            updates, self._pending_updates = list(self._pending_updates.values()), {}
+            await asyncio.to_thread(self._index.apply_batch, inserts, updates)
+
+    async def _apply_retention(self) -> None:
+        await self._flush()
+        index = self._index
+        if index is None:
+            return
+        writing = set(self._open)
+        policy = self.retention
+
+        def run() -> tuple[list[str], bool]:
+            rows = index.all()
+            free = shutil.disk_usage(self.recordings_dir).free
+            segments = [
+                StoredSegment(r.id, r.start_ms, r.end_ms, r.bytes, r.open or r.path in writing)
+                for r in rows
+            ]
+            choice = choose_deletions(
+                segments, policy, now_ms=time.time_ns() // 1_000_000, free_bytes=free
+            )
+            by_id = {r.id: r for r in rows}
+            deleted = []
+            for key in choice.delete:
+                path = self.recordings_dir / by_id[key].path
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    log.warning("retention: cannot delete %s: %s", by_id[key].path, exc)
+                    continue
+                deleted.append(key)
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()  # only succeeds once the day folder is empty
+            index.delete_ids(deleted)
+            return [by_id[k].path for k in deleted], choice.storage_full
+
+        deleted, full = await asyncio.to_thread(run)
+        if deleted:
+            log.info("retention deleted %d segment(s)", len(deleted))
+        if full and not self._storage_full:
+            log.warning("storage full: recordings over the retention limits, nothing to delete")
+            # End the current attempts: their segments close and become deletable; the
+            # ingests report "error" and wait until there is room again.
+            for ingest in self._ingests.values():
+                ingest.interrupt("storage full: over the retention limit")
+        self._storage_full = full
+
+    async def _watchdog(self) -> None:
+        """A read blocked beyond the socket timeout: abandon that thread, start fresh."""
+        now = time.monotonic()
+        limit = self.stall_timeout_s + WATCHDOG_GRACE_S
+        for camera_id, ingest in list(self._ingests.items()):
+            live = self._live.get(camera_id)
+            hung_open = live is not None and live.state != RECORDING
+            if now - ingest.last_activity <= limit + (
+                max(5.0, 2 * self.stall_timeout_s) if hung_open else 0.0
+            ):
+                continue
+            if live is not None and live.state == ERROR:
+                continue  # waiting for storage: it reports every second anyway
+            log.warning("camera %s: ingest hung, starting a fresh one", camera_id)
+            self._retire(self._ingests.pop(camera_id))
+            self._set_state(camera_id, RECONNECTING, "stalled: no data from camera")
+            self._start_ingest(ingest.source)
+        # Forget abandoned threads that have finished.
+        self._retired = [i for i in self._retired if not i.join(0)]
+
+    # --- queries --------------------------------------------------------------------
+    def statuses(self) -> dict[str, CameraStatus]:
+        return {camera_id: live.frozen(camera_id) for camera_id, live in self._live.items()}
+
+    def periods(self, camera_id: str, start: datetime, end: datetime) -> list[Period]:
+        start_ms, end_ms = _ms(start), _ms(end)
+        if end_ms <= start_ms or self._index is None:
+            return []
+        by_server: dict[str, dict[str, tuple[int, int]]] = {}
+        for row in self._index.overlapping(camera_id, start_ms, end_ms):
+            by_server.setdefault(row.server_id, {})[row.path] = (row.start_ms, row.end_ms)
+        for rel, (cam, seg_start, seg_end) in self._open.items():
+            if cam == camera_id:  # growing segments: newer than the index
+                by_server.setdefault(self.server_id, {})[rel] = (seg_start, seg_end)
+        for rel, (end_ms_u, _size, _open, _p) in self._pending_updates.items():
+            mine = by_server.get(self.server_id, {})
+            if rel in mine:
+                mine[rel] = (mine[rel][0], max(mine[rel][1], end_ms_u))
+        periods = [
+            Period(_dt(s), _dt(e), server_id)
+            for server_id, spans in by_server.items()
+            for s, e in merge_spans(spans.values(), start_ms, end_ms)
+        ]
+        return sorted(periods, key=lambda p: (p.start, p.server_id))
+
+    async def export(self, camera_id: str, start: datetime, end: datetime, out_path: Path) -> Path:
+        start_ms, end_ms = _ms(start), _ms(end)
+        if end_ms <= start_ms:
+            raise ExportError("export range is empty: end must be after start")
+        if self._index is None:
+            raise ExportError("recorder is not started")
+        await self._flush()
+        rows = self._index.overlapping(camera_id, start_ms, end_ms)
+        segments = [(self.recordings_dir / r.path, r.start_ms) for r in rows]
+        if not segments:
+            raise ExportError(f"no recordings of camera {camera_id!r} in that range")
+        out_path = Path(out_path)
+        return await asyncio.to_thread(_av_io.export_segments, segments, start_ms, end_ms, out_path)
