@@ -1,0 +1,140 @@
+"""`camkeep emulate`: start N emulated ONVIF/RTSP cameras and run until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from emulator.runner import EmulatorConfig, RunningEmulator, start_emulator
+from emulator.video import DEFAULT_CACHE_DIR
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    add("--rtsp-port", type=_port, default=8554, help="RTSP port shared by all cameras (8554)")
+    add("--onvif-port", type=_port, default=8000, help="ONVIF port of camera 1; camera i: +i-1")
+    add("--control-port", type=_port, default=8553, help="control API (faults) port (8553)")
+    add("--no-control", action="store_true", help="do not start the control API")
+    add("--wsd-port", type=_port, default=3702, help="WS-Discovery port (3702)")
+    add("--no-wsd", action="store_true", help="do not answer WS-Discovery probes")
+    add("--cameras", type=_positive, default=1, help="number of cameras (1)")
+    add("--user", help="username the cameras require (RTSP and ONVIF)")
+    add("--password", help="password the cameras require")
+    add("--bitrate", type=_positive, default=4_000_000, help="main stream bits/s (4000000)")
+    add("--sub-bitrate", type=_positive, default=512_000, help="sub stream bits/s (512000)")
+    add("--codec", choices=("h264", "hevc"), default="h264", help="video codec (h264)")
+    add("--name-prefix", default="Camera ", help="camera i is named PREFIX+i ('Camera ')")
+    add("--width", type=_positive, default=1280, help="main stream width (1280)")
+    add("--height", type=_positive, default=720, help="main stream height (720)")
+    add("--fps", type=_positive, default=25, help="frames per second (25)")
+    add("--sub-width", type=_positive, default=640, help="sub stream width (640)")
+    add("--sub-height", type=_positive, default=360, help="sub stream height (360)")
+    add("--gop-seconds", type=float, default=2.0, help="keyframe interval in seconds (2)")
+    add("--session-timeout", type=float, default=60.0, help="RTSP session timeout s (60)")
+    add(
+        "--live-clock",
+        action="store_true",
+        help="encode continuously with the wall-clock time in the picture (costly; "
+        "without it the time travels in RTCP SR and an SEI before every keyframe)",
+    )
+    add("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="encoded-loop cache")
+    add("--no-cache", action="store_true", help="always encode, never use the cache")
+    add("--log-level", default="WARNING", help="logging level (WARNING)")
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    if (args.user is None) != (args.password is None):
+        raise SystemExit("camkeep emulate: --user and --password go together")
+    if args.width % 2 or args.height % 2 or args.sub_width % 2 or args.sub_height % 2:
+        raise SystemExit("camkeep emulate: widths and heights must be even")
+    if not 0.1 <= args.gop_seconds <= 60:
+        raise SystemExit("camkeep emulate: --gop-seconds must be within 0.1..60")
+    return EmulatorConfig(
+        host=args.host,
+        rtsp_port=args.rtsp_port,
+        onvif_port=args.onvif_port,
+        control_port=None if args.no_control else args.control_port,
+        wsd_port=args.wsd_port,
+        wsd=not args.no_wsd,
+        cameras=args.cameras,
+        username=args.user,
+        password=args.password,
+        codec=args.codec,
+        name_prefix=args.name_prefix,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        bitrate=args.bitrate,
+        sub_width=args.sub_width,
+        sub_height=args.sub_height,
+        sub_bitrate=args.sub_bitrate,
+        gop_seconds=args.gop_seconds,
+        live_clock=args.live_clock,
+        cache_dir=None if args.no_cache else args.cache_dir,
+        session_timeout_s=args.session_timeout,
+    )
+
+
+def describe(running: RunningEmulator) -> list[str]:
+    lines = []
+    for camera in running.cameras:
+        lines.append(
+            f"{camera.name}: {camera.rtsp_url('main')} {camera.rtsp_url('sub')} {camera.onvif_url}"
+        )
+    if running.control_port is not None:
+        lines.append(f"control API: http://{running.config.host}:{running.control_port}/cameras")
+    return lines
+
+
+async def _serve(config: EmulatorConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"encoding {config.cameras} camera(s)...", file=sys.stderr, flush=True)
+    running = await start_emulator(config)
+    try:
+        for line in describe(running):
+            print(line, flush=True)
+        print("ready", flush=True)
+        await stop.wait()
+    finally:
+        await running.close()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = config_from_args(args)
+    try:
+        return asyncio.run(_serve(config))
+    except OSError as error:
+        print(f"camkeep emulate: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            pass
+        return 130

@@ -1,0 +1,229 @@
+"""Start and stop a whole emulator in-process: video, RTSP, ONVIF, WS-Discovery, control."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emulator.camera import CameraSpec, StreamSettings
+from emulator.faults import FaultBoard
+from emulator.rtsp_server import SESSION_TIMEOUT_S, RtspServer, ServedStream
+from emulator.stream import STUCK_TIMEOUT_S, Pacer, StreamPath
+from emulator.video import DEFAULT_CACHE_DIR, EncodeParams, LiveEncoder, cached_loop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    rtsp_port: int = 8554  # 0: any free port
+    onvif_port: int = 8000  # camera i at onvif_port + i - 1; 0: any free block
+    control_port: int | None = 8553  # None: no control API; 0: any free port
+    wsd_port: int = 3702
+    wsd: bool = True
+    onvif: bool = True
+    cameras: int = 1
+    username: str | None = None
+    password: str | None = None
+    codec: str = "h264"
+    name_prefix: str = "Camera "
+    width: int = 1280
+    height: int = 720
+    fps: int = 25
+    bitrate: int = 4_000_000
+    sub_width: int = 640
+    sub_height: int = 360
+    sub_bitrate: int = 512_000
+    gop_seconds: float = 2.0
+    loop_gops: int = 2
+    live_clock: bool = False
+    cache_dir: Path | None = field(default_factory=lambda: DEFAULT_CACHE_DIR)
+    session_timeout_s: float = SESSION_TIMEOUT_S
+    stuck_timeout_s: float = STUCK_TIMEOUT_S
+    encode_workers: int = 0  # 0: one per CPU
+
+
+def _free_port(host: str, kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def free_port_block(host: str, count: int) -> int:
+    """First port of `count` consecutive free TCP ports (best effort: they may be taken
+    again before use)."""
+    for _ in range(100):
+        base = _free_port(host)
+        if base + count >= 65535:
+            continue
+        probes = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                probes.append(sock)
+                sock.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in probes:
+                sock.close()
+    raise OSError(f"no block of {count} free ports on {host}")
+
+
+def camera_specs(config: EmulatorConfig, rtsp_port: int, onvif_base: int) -> list[CameraSpec]:
+    gop = config.gop_seconds
+    main = StreamSettings(config.width, config.height, config.fps, config.bitrate, gop)
+    sub = StreamSettings(config.sub_width, config.sub_height, config.fps, config.sub_bitrate, gop)
+    return [
+        CameraSpec(
+            index=i,
+            name=f"{config.name_prefix}{i}",
+            host=config.host,
+            rtsp_port=rtsp_port,
+            onvif_port=onvif_base + i - 1,
+            codec=config.codec,
+            main=main,
+            sub=sub,
+            username=config.username,
+            password=config.password if config.username is not None else None,
+        )
+        for i in range(1, config.cameras + 1)
+    ]
+
+
+def _encode_params(config: EmulatorConfig, settings: StreamSettings) -> EncodeParams:
+    return EncodeParams(
+        codec=config.codec,
+        width=settings.width,
+        height=settings.height,
+        fps=settings.fps,
+        bitrate=settings.bitrate,
+        gop_frames=max(round(settings.fps * settings.gop_seconds), 1),
+        loop_gops=config.loop_gops,
+    )
+
+
+async def build_streams(config: EmulatorConfig, cameras: list[CameraSpec]) -> list[ServedStream]:
+    """Encode (or load from cache) every camera's loops, on worker threads."""
+    jobs = [(camera, name, getattr(camera, name)) for camera in cameras for name in ("main", "sub")]
+    loop = asyncio.get_running_loop()
+    streams: list[ServedStream] = []
+    if config.live_clock:
+        for camera, name, settings in jobs:
+            live = LiveEncoder(camera.name, _encode_params(config, settings))
+            await loop.run_in_executor(None, live.start)
+            path = StreamPath(camera.name, config.codec, settings.fps, live=live)
+            streams.append(ServedStream(camera, name, settings, path))
+        return streams
+    workers = config.encode_workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
+        futures = [
+            loop.run_in_executor(
+                pool, cached_loop, camera.name, _encode_params(config, settings), config.cache_dir
+            )
+            for camera, name, settings in jobs
+        ]
+        loops = await asyncio.gather(*futures)
+    for (camera, name, settings), encoded in zip(jobs, loops, strict=True):
+        path = StreamPath(camera.name, config.codec, settings.fps, loop=encoded)
+        streams.append(ServedStream(camera, name, settings, path))
+    return streams
+
+
+@dataclass
+class RunningEmulator:
+    config: EmulatorConfig
+    cameras: list[CameraSpec]
+    faults: FaultBoard
+    streams: list[ServedStream]
+    rtsp: RtspServer
+    pacer: Pacer
+    onvif: object | None = None
+    wsd: object | None = None
+    control: asyncio.Server | None = None
+    control_port: int | None = None
+
+    @property
+    def rtsp_port(self) -> int:
+        return self.rtsp.port
+
+    def client_count(self, index: int, stream: str) -> int:
+        served = self.rtsp.streams.get(f"/cam{index}/{stream}")
+        return len(served.path.subscribers) if served else 0
+
+    async def close(self) -> None:
+        """Stop everything; WS-Discovery says Bye first. Safe to call twice."""
+        if self.wsd is not None:
+            with contextlib.suppress(Exception):
+                await self.wsd.stop()  # type: ignore[attr-defined]
+            self.wsd = None
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.onvif is not None:
+            with contextlib.suppress(Exception):
+                await self.onvif.close()  # type: ignore[attr-defined]
+            self.onvif = None
+        await self.pacer.stop()
+        await self.rtsp.close()
+        for stream in self.streams:
+            if stream.path.live is not None:
+                stream.path.live.stop()
+
+
+async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
+    """Encode the loops, then start RTSP, ONVIF, WS-Discovery and the control API."""
+    host = config.host
+    rtsp_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    rtsp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        rtsp_socket.bind((host, config.rtsp_port))
+        rtsp_socket.listen(512)
+    except OSError:
+        rtsp_socket.close()
+        raise
+    rtsp_port = rtsp_socket.getsockname()[1]
+    onvif_base = config.onvif_port or free_port_block(host, config.cameras)
+    cameras = camera_specs(config, rtsp_port, onvif_base)
+    faults = FaultBoard(len(cameras))
+    try:
+        streams = await build_streams(config, cameras)
+    except BaseException:
+        rtsp_socket.close()
+        raise
+    for stream in streams:
+        stream.path.stuck_timeout_s = config.stuck_timeout_s
+    rtsp = RtspServer(streams, faults, host, rtsp_port, session_timeout_s=config.session_timeout_s)
+    pacer = Pacer([s.path for s in streams])
+    running = RunningEmulator(config, cameras, faults, streams, rtsp, pacer)
+    try:
+        await rtsp.start(sock=rtsp_socket)
+        pacer.start()
+        if config.onvif:
+            from emulator.onvif_server import start_onvif_servers
+
+            running.onvif = await start_onvif_servers(cameras, faults)
+        if config.control_port is not None:
+            from emulator.control import ControlApi
+            from emulator.httpserver import start_http_server
+
+            api = ControlApi(cameras, faults, running.client_count)
+            running.control = await start_http_server(host, config.control_port, api)
+            running.control_port = running.control.sockets[0].getsockname()[1]
+        if config.wsd:
+            from emulator.wsdiscovery import WSDiscoveryResponder
+
+            running.wsd = WSDiscoveryResponder(cameras, host, config.wsd_port)
+            await running.wsd.start()  # type: ignore[attr-defined]
+    except BaseException:
+        await running.close()
+        raise
+    return running
