@@ -129,8 +129,10 @@ class _Remuxer:
         sink: SegmentSink,
         stop: threading.Event,
         scrub: Callable[[str], str],
+        now_ms: Callable[[], int] = _now_ms,
     ) -> None:
         self.inp = inp
+        self.now_ms = now_ms
         self.sink = sink
         self.stop = stop
         self.scrub = scrub
@@ -154,7 +156,7 @@ class _Remuxer:
         self.writer: _SegmentWriter | None = None
 
     def _open_segment(self, dts: int) -> None:
-        start_ms = self.clock.start_segment(dts, _now_ms())
+        start_ms = self.clock.start_segment(dts, self.now_ms())
         relpath, path = self.sink.claim_path(start_ms)
         self.writer = _SegmentWriter(relpath, path, self.video, self.audio, start_ms)
         self.sink.segment_opened(relpath, start_ms, self.codec, self.width, self.height)

@@ -1,0 +1,89 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from recorder import IndexUnusable
+from recorder._index import MIGRATIONS, SCHEMA_VERSION, SegmentIndex, migrate
+
+
+def _insert(index: SegmentIndex, path: str, start: int, end: int, open_: bool = False) -> int:
+    return index.insert(
+        camera_id=path.split("/")[0],
+        server_id="s1",
+        start_ms=start,
+        end_ms=end,
+        path=path,
+        bytes_=10,
+        codec="h264",
+        width=640,
+        height=360,
+        open_=open_,
+    )
+
+
+def test_fresh_index_is_wal_at_latest_version(tmp_path: Path) -> None:
+    index = SegmentIndex(tmp_path / "index.db")
+    index.close()
+    conn = sqlite3.connect(tmp_path / "index.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_version_1_index_is_migrated_keeping_rows(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
+    assert migrate(conn, target=1) == 0
+    conn.execute(
+        "INSERT INTO segments (camera_id, server_id, start_ms, end_ms, path, bytes)"
+        " VALUES ('c', 's', 1, 2, 'c/2026-01-01/00-00-00.mp4', 5)"
+    )
+    conn.close()
+    index = SegmentIndex(tmp_path / "index.db")
+    (row,) = index.all()
+    assert (row.path, row.bytes, row.open) == ("c/2026-01-01/00-00-00.mp4", 5, False)
+    assert migrate(index._conn) == SCHEMA_VERSION  # nothing left to do
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "index.db")
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(IndexUnusable, match="newer"):
+        SegmentIndex(tmp_path / "index.db")
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "index.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(IndexUnusable):
+        SegmentIndex(tmp_path / "index.db")
+
+
+def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recorder._index as mod
+
+    monkeypatch.setattr(mod, "MIGRATIONS", (MIGRATIONS[0], "CREATE TABLE x (a); BROKEN SQL;"))
+    monkeypatch.setattr(mod, "SCHEMA_VERSION", 2)
+    with pytest.raises(IndexUnusable):
+        SegmentIndex(tmp_path / "index.db")
+    conn = sqlite3.connect(tmp_path / "index.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert not conn.execute("SELECT name FROM sqlite_master WHERE name='x'").fetchall()
+
+
+def test_batch_updates_overlap_query_and_delete(tmp_path: Path) -> None:
+    index = SegmentIndex(tmp_path / "index.db")
+    a = _insert(index, "c/2026-01-01/00-00-00.mp4", 0, 1000)
+    index.apply_batch(
+        [("c", "s1", 1000, 1000, "c/2026-01-01/00-00-01.mp4", 0, "h264", 1, 1, 1)],
+        [(2500, 99, True, "c/2026-01-01/00-00-01.mp4"), (1100, 11, False, a and "nope")],
+    )
+    rows = index.overlapping("c", 900, 3000)
+    assert [(r.start_ms, r.end_ms, r.bytes, r.open) for r in rows] == [
+        (0, 1000, 10, False),
+        (1000, 2500, 99, True),
+    ]
+    assert index.overlapping("c", 2500, 9000) == []
+    assert index.overlapping("other", 0, 9000) == []
+    assert index.total_bytes() == 109
+    index.delete_ids([a])
+    assert [r.path for r in index.all()] == ["c/2026-01-01/00-00-01.mp4"]
