@@ -17,6 +17,14 @@ from node import __version__
 # name -> (module, one-line help). The module is imported lazily.
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulate": ("emulator.cli", "start emulated ONVIF/RTSP cameras"),
+    "run": ("node.run_cmd", "start a recording node"),
+    "demo": ("node.demo", "start emulated cameras and a node with them added"),
+    "setup": ("node.setup_cmd", "create a system with its owner on an undefined node"),
+    "cameras": ("node.cameras_cmd", "list, add, delete cameras; set their priority"),
+    "recordings": ("node.recordings_cmd", "a camera's recorded periods"),
+    "export": ("node.export_cmd", "save a camera's recordings over a range as one MP4"),
+    "servers": ("node.servers_cmd", "list servers; failover settings of a server"),
+    "users": ("node.users_cmd", "list, add, delete users"),
 }
 
 

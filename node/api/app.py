@@ -1,0 +1,119 @@
+"""Build the FastAPI application around a NodeRuntime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from node import __version__
+from node.api import camera_routes, event_routes, recording_routes, server_routes, system_routes
+from node.api.errors import install_error_handlers
+from node.runtime import NodeRuntime
+
+# routes anyone may call; every other route must depend on require(role)
+PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login"}
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyLimit:
+    """Answer 413 to request bodies larger than MAX_BODY_BYTES (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _send_json(send, 413, b'{"error":"request body too large"}')
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, b'{"error":"request body too large"}')
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _required_role(route: APIRoute) -> str | None:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependency = stack.pop()
+        role = getattr(dependency.call, "required_role", None)
+        if role is not None:
+            return str(role.value)
+        stack.extend(dependency.dependencies)
+    return None
+
+
+def _mark_roles(app: FastAPI) -> None:
+    """Publish each route's role in OpenAPI; refuse to start with an unguarded route."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        role = _required_role(route)
+        if role is None and route.path not in PUBLIC_ROUTES:
+            raise RuntimeError(f"route {route.path} has no role check")
+        extra: dict[str, Any] = dict(route.openapi_extra or {})
+        extra["x-required-role"] = role
+        route.openapi_extra = extra
+
+
+def create_app(node: NodeRuntime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await node.start()
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    app = FastAPI(
+        title="camkeep",
+        version=__version__,
+        description="camkeep node API: system, users, servers, cameras, recordings, events.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.node = node
+    install_error_handlers(app)
+    for module in (system_routes, server_routes, camera_routes, recording_routes, event_routes):
+        app.include_router(module.router)
+    _mark_roles(app)
+    app.add_middleware(BodyLimit)
+    return app

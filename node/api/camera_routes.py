@@ -1,0 +1,133 @@
+"""Cameras: list, add (ONVIF or RTSP URL), change, delete, status, discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from discovery.onvif_client import CameraAddError, fetch_stream_uri
+from node.api.errors import ApiError
+from node.api.models import CameraIn, CameraOut, CameraPatch, PriorityIn
+from node.api.security import Admin, Node, Viewer
+from node.cameras import CameraInputError, public_camera, split_rtsp_url, validate_host
+from node.runtime import NodeRuntime
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", tags=["cameras"])
+
+ONVIF_TIMEOUT_S = 10.0
+DISCOVERY_TIMEOUT_S = 3.0
+# how a failed ONVIF query is answered: the camera's fault is a bad gateway, a bad
+# answer or wrong credentials are the request's fault
+_ONVIF_STATUS = {
+    "unreachable": 502,
+    "timeout": 504,
+    "unauthorized": 422,
+    "not_onvif": 422,
+    "no_stream": 422,
+}
+
+
+def camera_out(node: NodeRuntime, camera: dict[str, Any]) -> CameraOut:
+    status, recording_server = node.camera_status(camera)
+    return CameraOut.model_validate(public_camera(camera, status, recording_server))
+
+
+def _camera_or_404(node: NodeRuntime, camera_id: str) -> dict[str, Any]:
+    camera = node.state.camera(camera_id)
+    if camera is None:
+        raise ApiError(404, f"no camera {camera_id!r}")
+    return camera
+
+
+@router.get("/cameras", response_model=list[CameraOut])
+async def list_cameras(node: Node, _caller: Viewer) -> list[CameraOut]:
+    return [camera_out(node, c) for c in node.state.cameras()]
+
+
+@router.get("/cameras/discovered")
+async def discovered_cameras(node: Node, _caller: Admin) -> list[dict[str, Any]]:
+    """ONVIF cameras answering WS-Discovery on this node's interface."""
+    try:
+        wsd = importlib.import_module("discovery.wsdiscovery_client")
+    except ImportError:
+        return []
+    found = await wsd.probe([node.config.listen_host], DISCOVERY_TIMEOUT_S)
+    known = {(c.get("onvif") or {}).get("host") for c in node.state.cameras()}
+    out = []
+    for camera in found:
+        item = dict(camera.__dict__) if hasattr(camera, "__dict__") else dict(camera)
+        item = {k: (list(v) if isinstance(v, tuple) else v) for k, v in item.items()}
+        item["already_added"] = item.get("host") in known
+        out.append(item)
+    return out
+
+
+@router.post("/cameras", status_code=201, response_model=CameraOut)
+async def add_camera(body: CameraIn, node: Node, _caller: Admin) -> CameraOut:
+    camera: dict[str, Any] = {
+        "name": body.name,
+        "home_server_id": body.home_server_id or node.node_id,
+        "priority": body.priority.value,
+        "continuous_recording": body.continuous_recording,
+    }
+    if node.state.server(camera["home_server_id"]) is None:
+        raise ApiError(
+            422, f"home_server_id: no server {camera['home_server_id']!r} in this system"
+        )
+    if any(c["name"] == body.name for c in node.state.cameras()):
+        raise ApiError(409, f"a camera named {body.name!r} exists")
+    try:
+        if body.rtsp_url is not None:
+            url, username, password = split_rtsp_url(body.rtsp_url)
+            camera.update(source="rtsp", stream_url=url, username=username, password=password)
+        else:
+            assert body.onvif is not None
+            host = validate_host(body.onvif.host)
+            info = await fetch_stream_uri(
+                host, body.onvif.port, body.onvif.username, body.onvif.password, ONVIF_TIMEOUT_S
+            )
+            camera.update(
+                source="onvif",
+                stream_url=split_rtsp_url(info.stream_uri)[0],
+                username=body.onvif.username or None,
+                password=body.onvif.password or None,
+                onvif={"host": host, "port": body.onvif.port, "profile_token": info.profile_token},
+                manufacturer=info.manufacturer,
+                model=info.model,
+                serial=info.serial,
+            )
+    except CameraInputError as error:
+        raise ApiError(422, str(error)) from None
+    except CameraAddError as error:
+        raise ApiError(_ONVIF_STATUS.get(error.kind, 422), f"ONVIF: {error.reason}") from None
+    stored = await asyncio.to_thread(node.state.add_camera, camera)
+    return camera_out(node, stored)
+
+
+@router.put("/cameras/priority", response_model=list[CameraOut])
+async def set_priority(body: PriorityIn, node: Node, _caller: Admin) -> list[CameraOut]:
+    cameras = await asyncio.to_thread(node.state.set_priority, body.camera_ids, body.priority)
+    return [camera_out(node, c) for c in cameras]
+
+
+@router.get("/cameras/{camera_id}", response_model=CameraOut)
+async def get_camera(camera_id: str, node: Node, _caller: Viewer) -> CameraOut:
+    return camera_out(node, _camera_or_404(node, camera_id))
+
+
+@router.patch("/cameras/{camera_id}", response_model=CameraOut)
+async def update_camera(camera_id: str, body: CameraPatch, node: Node, _caller: Admin) -> CameraOut:
+    changes = body.model_dump(exclude_none=True, mode="json")
+    camera = await asyncio.to_thread(node.state.update_camera, camera_id, changes)
+    return camera_out(node, camera)
+
+
+@router.delete("/cameras/{camera_id}", status_code=204)
+async def delete_camera(camera_id: str, node: Node, _caller: Admin) -> Response:
+    await asyncio.to_thread(node.state.delete_camera, camera_id)
+    return Response(status_code=204)

@@ -1,0 +1,77 @@
+"""A camera's recorded periods and the export of a range as one MP4."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from node.api.errors import ApiError
+from node.api.models import PeriodOut, PeriodsOut
+from node.api.security import Node, Viewer
+from recorder import RecorderError
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", tags=["recordings"])
+
+MAX_EXPORT = timedelta(hours=24)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = _utc(start), _utc(end)
+    if end <= start:
+        raise ApiError(422, "end must be after start")
+    return start, end
+
+
+@router.get("/cameras/{camera_id}/recordings", response_model=PeriodsOut)
+async def recordings(
+    camera_id: str, start: datetime, end: datetime, node: Node, _caller: Viewer
+) -> PeriodsOut:
+    start, end = _range(start, end)
+    if node.state.camera(camera_id) is None:
+        raise ApiError(404, f"no camera {camera_id!r}")
+    periods = node.recorder.periods(camera_id, start, end)
+    return PeriodsOut(
+        periods=[PeriodOut(start=p.start, end=p.end, server_id=p.server_id) for p in periods]
+    )
+
+
+@router.get(
+    "/cameras/{camera_id}/export",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}, "description": "the range as one MP4"}},
+)
+async def export(
+    camera_id: str, start: datetime, end: datetime, node: Node, _caller: Viewer
+) -> FileResponse:
+    start, end = _range(start, end)
+    if end - start > MAX_EXPORT:
+        raise ApiError(422, f"export at most {MAX_EXPORT.total_seconds() / 3600:g} hours at once")
+    camera = node.state.camera(camera_id)
+    if camera is None:
+        raise ApiError(404, f"no camera {camera_id!r}")
+    out_path = node.tmp_dir / f"export-{uuid.uuid4().hex}.mp4"
+    try:
+        await node.recorder.export(camera_id, start, end, out_path)
+    except RecorderError as error:
+        out_path.unlink(missing_ok=True)
+        raise ApiError(404, f"nothing to export: {error}") from None
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
+    filename = f"{camera['name']}-{start:%Y%m%dT%H%M%SZ}.mp4".replace('"', "")
+    return FileResponse(
+        out_path,
+        media_type="video/mp4",
+        filename=filename,
+        background=BackgroundTask(out_path.unlink, missing_ok=True),
+    )

@@ -1,0 +1,124 @@
+"""Health, system setup, login and user management."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+
+from node.api.errors import ApiError
+from node.api.models import LoginIn, LoginOut, SetupIn, SetupOut, UserIn, UserOut
+from node.api.security import Admin, Node, Viewer
+from node.auth import Role, hash_password, verify_password
+
+router = APIRouter(prefix="/api/v1")
+_setup_lock = asyncio.Lock()
+
+
+@router.get("/health", tags=["system"])
+async def health(node: Node) -> dict[str, object]:
+    system = node.state.system()
+    return {
+        "node_id": node.node_id,
+        "name": node.config.name,
+        "system_id": None if system is None else system["id"],
+        "state": "member" if node.state.is_member() else "undefined",
+        "version": node.version,
+    }
+
+
+@router.post("/system/setup", status_code=201, response_model=SetupOut, tags=["system"])
+async def setup(body: SetupIn, node: Node) -> SetupOut:
+    """Create a system on this undefined server, with its owner account."""
+    async with _setup_lock:
+        if node.state.system() is not None:
+            raise ApiError(409, "this server already belongs to a system")
+        password_hash = await asyncio.to_thread(hash_password, body.owner.password)
+        system = await asyncio.to_thread(
+            node.state.setup,
+            body.system_name,
+            body.owner.username,
+            password_hash,
+            node.server_record(),
+        )
+    return SetupOut(
+        system_id=system["id"],
+        system_name=system["name"],
+        server_id=node.node_id,
+        owner=body.owner.username,
+    )
+
+
+@router.get("/system", tags=["system"])
+async def system_info(node: Node, _caller: Viewer) -> dict[str, object]:
+    system = node.state.system() or {}
+    return {
+        "id": system.get("id"),
+        "name": system.get("name"),
+        "created_at": system.get("created_at"),
+    }
+
+
+@router.post("/auth/login", response_model=LoginOut, tags=["auth"])
+async def login(body: LoginIn, request: Request, response: Response, node: Node) -> LoginOut:
+    if not node.state.is_member():
+        raise ApiError(
+            409, "this server is undefined: set up a system first (POST /api/v1/system/setup)"
+        )
+    address = request.client.host if request.client else "?"
+    wait_s = node.throttle.retry_after(body.username, address)
+    if wait_s > 0:
+        raise ApiError(
+            429,
+            f"too many failed logins: try again in {wait_s:.0f} s",
+            {"Retry-After": str(max(1, round(wait_s + 0.5)))},
+        )
+    user = node.state.user(body.username)
+    ok = await asyncio.to_thread(
+        verify_password, None if user is None else user["password_hash"], body.password
+    )
+    signer = node.signer()
+    if not ok or user is None or signer is None:
+        delay = node.throttle.failed(body.username, address)
+        headers = {"WWW-Authenticate": "Bearer"}
+        if delay > 0:
+            headers["Retry-After"] = str(max(1, round(delay + 0.5)))
+        raise ApiError(401, "wrong user name or password", headers)
+    node.throttle.succeeded(body.username, address)
+    token, claims = signer.issue(body.username, node.config.token_ttl_s)
+    return LoginOut(
+        token=token, expires_at=datetime.fromtimestamp(claims.expires_at, UTC), role=user["role"]
+    )
+
+
+@router.get("/auth/me", tags=["auth"])
+async def me(caller: Viewer) -> dict[str, str]:
+    return {"username": caller.username, "role": caller.role.value}
+
+
+@router.get("/users", response_model=list[UserOut], tags=["users"])
+async def list_users(node: Node, _caller: Admin) -> list[UserOut]:
+    return [
+        UserOut(username=u["username"], role=u["role"], created_at=u.get("created_at"))
+        for u in node.state.users()
+    ]
+
+
+@router.post("/users", status_code=201, response_model=UserOut, tags=["users"])
+async def create_user(body: UserIn, node: Node, caller: Admin) -> UserOut:
+    if node.state.user(body.username) is not None:
+        raise ApiError(409, f"user {body.username!r} exists")
+    password_hash = await asyncio.to_thread(hash_password, body.password)
+    user = await asyncio.to_thread(
+        node.state.add_user, body.username, Role(body.role), password_hash, caller.role
+    )
+    return UserOut(username=user["username"], role=user["role"], created_at=user["created_at"])
+
+
+@router.delete("/users/{username}", status_code=204, tags=["users"])
+async def delete_user(username: str, node: Node, caller: Admin) -> Response:
+    if username == caller.username:
+        raise ApiError(409, "you cannot delete your own account")
+    await asyncio.to_thread(node.state.delete_user, username, caller.role)
+    return Response(status_code=204)

@@ -1,0 +1,85 @@
+"""`camkeep run`: start a recording node."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+CONFIG_ERROR_EXIT = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument("--data", type=Path, metavar="DIR", help="data folder (default ./data)")
+    parser.add_argument("--name", help="server name shown in the system (default: host name)")
+    parser.add_argument(
+        "--listen", metavar="HOST:PORT", help="API address (default 127.0.0.1:7480)"
+    )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="static peer http://HOST:PORT (repeatable)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+
+
+def fail(message: str) -> int:
+    print(f"camkeep: config error: {message}", file=sys.stderr)
+    return CONFIG_ERROR_EXIT
+
+
+def run(args: argparse.Namespace) -> int:
+    from node.config import ConfigError, load_config
+
+    try:
+        config = load_config(
+            args.config, name=args.name, data_dir=args.data, listen=args.listen, peers=args.peer
+        )
+    except ConfigError as error:
+        return fail(str(error))
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from node.db import DatabaseError
+    from node.identity import DataDirError
+
+    try:
+        return asyncio.run(_serve(config, args.log_level))
+    except (DataDirError, DatabaseError) as error:
+        print(f"camkeep: {error}", file=sys.stderr)
+        return 1
+
+
+async def _serve(config, log_level: str) -> int:
+    import uvicorn
+
+    from node.api import create_app
+    from node.runtime import NodeRuntime
+
+    node = NodeRuntime(config)
+    app = create_app(node)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.listen_host,
+            port=config.listen_port,
+            log_level=log_level,
+            access_log=log_level == "debug",
+            lifespan="on",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    await server.serve()
+    # uvicorn returns normally after SIGINT/SIGTERM; a failed bind or start-up sets started False
+    return 0 if server.started else 1
