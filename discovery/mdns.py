@@ -8,7 +8,11 @@
 
 zeroconf is only ever bound to the explicit IPv4 interface addresses given (never all
 interfaces). mDNS only *finds* peers: a peer that is killed without a goodbye stays
-listed until its records expire (`ttl_s`); liveness is the membership's job.
+listed until its records expire (about `ttl_s`); liveness is the membership's job.
+zeroconf keeps PTR records at least 1125 s (RFC 6762 §10), so the browser alone
+would list a killed peer for ~19 min: every `ttl_s / 2` each known instance is
+resolved again (from the cache while its records live, else by a query), and
+instances that no longer resolve are dropped (and come back if they resolve later).
 """
 
 from __future__ import annotations
@@ -83,6 +87,8 @@ class MdnsPeers:
         self._peers: dict[str, PeerInfo] = {}  # node id -> peer
         self._names: dict[str, str] = {}  # service name -> node id
         self._tasks: set[asyncio.Task] = set()
+        self._known_names: set[str] = set()  # instances the browser lists
+        self._recheck_task: asyncio.Task | None = None
         self._warned: set[tuple[str, str]] = set()
 
     # ---- public
@@ -108,6 +114,7 @@ class MdnsPeers:
         self._browser = AsyncServiceBrowser(
             self._aiozc.zeroconf, SERVICE_TYPE, handlers=[self._on_service_state_change]
         )
+        self._recheck_task = asyncio.get_running_loop().create_task(self._recheck_loop())
 
     async def update(self, node_info: NodeInfo) -> None:
         """Re-announce with new details (system id after a join, new name...)."""
@@ -123,6 +130,10 @@ class MdnsPeers:
 
     async def stop(self) -> None:
         """Say goodbye and close the sockets. Safe to call twice."""
+        if self._recheck_task is not None:
+            self._recheck_task.cancel()
+            await asyncio.gather(self._recheck_task, return_exceptions=True)
+            self._recheck_task = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -138,6 +149,7 @@ class MdnsPeers:
         await self._close_zeroconf()
         self._peers.clear()
         self._names.clear()
+        self._known_names.clear()
 
     def peers(self) -> dict[str, PeerInfo]:
         return dict(self._peers)
@@ -174,13 +186,22 @@ class MdnsPeers:
     ) -> None:
         # called on the event loop by zeroconf's async browser
         if state_change is ServiceStateChange.Removed:
+            self._known_names.discard(name)
             self._forget(name)
             return
+        self._known_names.add(name)
         task = asyncio.get_running_loop().create_task(self._resolve(name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _resolve(self, name: str) -> None:
+    async def _recheck_loop(self) -> None:
+        interval_s = max(1.0, self._ttl_s / 2)
+        while True:
+            await asyncio.sleep(interval_s)
+            names = sorted(self._known_names)
+            await asyncio.gather(*(self._resolve(n, forget_if_silent=True) for n in names))
+
+    async def _resolve(self, name: str, *, forget_if_silent: bool = False) -> None:
         if self._aiozc is None or self._node is None:
             return
         info = AsyncServiceInfo(SERVICE_TYPE, name)
@@ -191,6 +212,8 @@ class MdnsPeers:
             return
         if not found:
             log.debug("mDNS: %s did not resolve in time", name)
+            if forget_if_silent:
+                self._forget(name)
             return
         try:
             peer = peer_from_record(
