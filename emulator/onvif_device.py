@@ -7,6 +7,7 @@ prefixes declared by `soap.build_envelope` (tds, tt, ...).
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from emulator.camera import CameraSpec
 from emulator.soap import TDS_NS, TRT_NS, SoapFault, text
@@ -30,8 +31,6 @@ def media_xaddr(camera: CameraSpec) -> str:
 
 def scopes(camera: CameraSpec) -> list[str]:
     """ONVIF scopes as cameras announce them (also used by WS-Discovery)."""
-    from urllib.parse import quote
-
     return [
         "onvif://www.onvif.org/type/video_encoder",
         "onvif://www.onvif.org/Profile/Streaming",

@@ -75,15 +75,22 @@ async def responder(cams: list[CameraSpec], port: int) -> AsyncIterator[WSDiscov
         await running.stop()
 
 
-async def receive_all(sock: socket.socket) -> list[etree._Element]:
+async def receive_all(sock: socket.socket, first_wait_s: float = QUIET_S) -> list[etree._Element]:
+    """Datagrams until none came for QUIET_S (the first may take up to first_wait_s)."""
     loop = asyncio.get_running_loop()
     messages = []
     while True:
+        wait = QUIET_S if messages else first_wait_s
         try:
-            data, _ = await asyncio.wait_for(loop.sock_recvfrom(sock, 65535), QUIET_S)
+            data, _ = await asyncio.wait_for(loop.sock_recvfrom(sock, 65535), wait)
         except TimeoutError:
             return messages
         messages.append(etree.fromstring(data))
+
+
+async def answers(sock: socket.socket) -> list[etree._Element]:
+    """Datagrams expected to come: wait longer for the first one."""
+    return await receive_all(sock, first_wait_s=5.0)
 
 
 def action(message: etree._Element) -> str:
@@ -115,11 +122,10 @@ def expected_scopes(camera: CameraSpec) -> set[str]:
 async def test_probe_finds_every_camera(port: int, client: socket.socket, target: str) -> None:
     cams = cameras(4)
     async with responder(cams, port):
-        await receive_all(client)  # nothing queued yet; settles the responder
         message_id = f"urn:uuid:{uuid.uuid4()}"
         destination = MULTICAST_GROUP if target == "multicast" else HOST
         client.sendto(build_probe(message_id), (destination, port))
-        found = matches_by_xaddr(await receive_all(client), message_id)
+        found = matches_by_xaddr(await answers(client), message_id)
     assert set(found) == {c.onvif_url for c in cams}
     for camera in cams:
         assert expected_scopes(camera) <= set(found[camera.onvif_url])
@@ -129,11 +135,11 @@ async def test_probe_filters_by_type_and_scope(port: int, client: socket.socket)
     cams = cameras(3)
     async with responder(cams, port):
         client.sendto(build_probe("m-none", types=None), (HOST, port))
-        assert len(matches_by_xaddr(await receive_all(client), "m-none")) == 3
+        assert len(matches_by_xaddr(await answers(client), "m-none")) == 3
         client.sendto(
             build_probe("m-scope", scopes_text="onvif://www.onvif.org/name/Cam%202"), (HOST, port)
         )
-        assert set(matches_by_xaddr(await receive_all(client), "m-scope")) == {cams[1].onvif_url}
+        assert set(matches_by_xaddr(await answers(client), "m-scope")) == {cams[1].onvif_url}
         client.sendto(build_probe("m-other", types="dn:Printer"), (HOST, port))
         assert await receive_all(client) == []
 
@@ -152,7 +158,7 @@ async def test_garbage_is_ignored_and_logged_once(
             client.sendto(xxe, (MULTICAST_GROUP, port))
             assert await receive_all(client) == []
             client.sendto(build_probe("after-junk"), (HOST, port))
-            assert len(matches_by_xaddr(await receive_all(client), "after-junk")) == 2
+            assert len(matches_by_xaddr(await answers(client), "after-junk")) == 2
             assert running.probes_answered == 1
     warnings = [r for r in caplog.records if "bad WS-Discovery datagram" in r.getMessage()]
     assert len(warnings) == 1
@@ -164,9 +170,9 @@ async def test_hello_on_start_and_bye_on_stop(port: int) -> None:
     try:
         running = WSDiscoveryResponder(cams, HOST, port)
         await running.start()
-        hellos = [m for m in await receive_all(listener) if action(m) == "Hello"]
+        hellos = [m for m in await answers(listener) if action(m) == "Hello"]
         await running.stop()
-        byes = [m for m in await receive_all(listener) if action(m) == "Bye"]
+        byes = [m for m in await answers(listener) if action(m) == "Bye"]
     finally:
         listener.close()
     hello_xaddrs = {m.findtext("s:Body/d:Hello/d:XAddrs", namespaces=NS) for m in hellos}
@@ -181,5 +187,5 @@ async def test_two_responders_share_the_port(port: int, client: socket.socket) -
     first, second = cameras(2, 18000), cameras(2, 19000, first_index=3)
     async with responder(first, port), responder(second, port):
         client.sendto(build_probe("shared"), (MULTICAST_GROUP, port))
-        found = matches_by_xaddr(await receive_all(client), "shared")
+        found = matches_by_xaddr(await answers(client), "shared")
     assert set(found) == {c.onvif_url for c in first + second}
