@@ -114,3 +114,18 @@ async def test_accept_false_closes_new_connections(server) -> None:
     assert (await _raw(port, b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")).startswith(
         b"HTTP/1.1 200"
     )
+
+
+async def test_a_stuck_client_does_not_block_others(server) -> None:
+    _, port, _ = server
+    _, stuck_writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        stuck_writer.write(b"POST /x HTTP/1.1\r\nContent-Length: 100\r\n\r\npartial")
+        await stuck_writer.drain()
+        async with httpx.AsyncClient() as client:
+            for _ in range(3):
+                assert (await client.get(f"http://127.0.0.1:{port}/ok")).status_code == 200
+    finally:
+        stuck_writer.close()
+        with contextlib.suppress(Exception):
+            await stuck_writer.wait_closed()

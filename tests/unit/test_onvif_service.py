@@ -183,3 +183,26 @@ def test_malformed_input_is_a_fault_not_an_exception() -> None:
         root = etree.fromstring(reply.body)
         assert reply.status == 400
         assert fault_subcodes(root) == ["ter:WellFormed"]
+
+
+@pytest.mark.parametrize(
+    ("stream", "protocol", "ok"),
+    [
+        ("RTP-Unicast", "UDP", True),
+        ("RTP-Unicast", "TCP", True),
+        ("RTP-Unicast", "HTTP", False),
+        ("RTP-Multicast", "UDP", False),
+    ],
+)
+def test_stream_setup_is_checked(stream: str, protocol: str, ok: bool) -> None:
+    inner = (
+        f"<x:StreamSetup><tt:Stream>{stream}</tt:Stream><tt:Transport>"
+        f"<tt:Protocol>{protocol}</tt:Protocol></tt:Transport></x:StreamSetup>"
+        "<x:ProfileToken>main</x:ProfileToken>"
+    )
+    reply, root = call(CAMERA, "GetStreamUri", inner, ns=TRT_NS)
+    if ok:
+        assert root.findtext(".//tt:Uri", namespaces=NS) == CAMERA.rtsp_url("main")
+    else:
+        assert reply.status == 400
+        assert fault_subcodes(root) == ["ter:InvalidArgVal", "ter:InvalidStreamSetup"]
