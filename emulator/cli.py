@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--no-control", action="store_true", help="do not start the control API")
     add("--wsd-port", type=_port, default=3702, help="WS-Discovery port (3702)")
     add("--no-wsd", action="store_true", help="do not answer WS-Discovery probes")
+    add("--no-onvif", action="store_true", help="do not start the ONVIF services")
     add("--cameras", type=_positive, default=1, help="number of cameras (1)")
     add("--user", help="username the cameras require (RTSP and ONVIF)")
     add("--password", help="password the cameras require")
@@ -76,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         control_port=None if args.no_control else args.control_port,
         wsd_port=args.wsd_port,
         wsd=not args.no_wsd,
+        onvif=not args.no_onvif,
         cameras=args.cameras,
         username=args.user,
         password=args.password,

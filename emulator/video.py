@@ -77,7 +77,7 @@ class AccessUnit:
 
     @property
     def size(self) -> int:
-        return sum(len(n) for n in self.nals)
+        return sum(len(p) for p in self.payloads)
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,12 @@ class EncodedLoop:
     @property
     def bitrate(self) -> float:
         return sum(u.size for u in self.units) * 8 * self.fps / max(len(self.units), 1)
+
+
+def slim(loop: EncodedLoop) -> EncodedLoop:
+    """Drop the NAL copies of non-key units: only keyframes need them (SEI insertion)."""
+    units = tuple(u if u.keyframe else AccessUnit((), u.payloads, False) for u in loop.units)
+    return EncodedLoop(loop.codec, loop.width, loop.height, loop.fps, units, loop.parameter_sets)
 
 
 def make_access_unit(codec: str, nals: list[bytes], keyframe: bool) -> AccessUnit:
@@ -204,11 +210,11 @@ def _load(path: Path) -> EncodedLoop:
 def cached_loop(name: str, params: EncodeParams, cache_dir: Path | None) -> EncodedLoop:
     """The encoded loop of camera `name`, from the disk cache when it is there."""
     if cache_dir is None:
-        return encode_loop(name, params)
+        return slim(encode_loop(name, params))
     path = cache_dir / f"{params.cache_key(name)}.loop"
     if path.exists():
         try:
-            return _load(path)
+            return slim(_load(path))
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("ignoring bad cache file %s: %s", path, error)
     loop = encode_loop(name, params)
@@ -216,7 +222,7 @@ def cached_loop(name: str, params: EncodeParams, cache_dir: Path | None) -> Enco
         _save(loop, path)
     except OSError as error:  # a read-only home must not stop the cameras
         log.warning("cannot write video cache %s: %s", path, error)
-    return loop
+    return slim(loop)
 
 
 # ---- live clock: continuous encoding on a thread -------------------------------------
