@@ -208,7 +208,10 @@ _MESSAGES = {
 def _describe(error: dict[str, Any]) -> str:
     template = _MESSAGES.get(error["type"])
     if template:
-        return template.format(**error.get("ctx", {}))
+        ctx = {
+            k: (f"{v:g}" if isinstance(v, float) else v) for k, v in error.get("ctx", {}).items()
+        }
+        return template.format(**ctx)
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
@@ -254,7 +257,10 @@ def load_config(
     if listen is not None:
         flags["listen"] = listen
     if peers:
-        flags["peers"] = list(values.get("peers", [])) + list(peers)
+        earlier = values.get("peers", [])
+        if isinstance(earlier, str):  # comma-separated, from the environment
+            earlier = [p.strip() for p in earlier.split(",") if p.strip()]
+        flags["peers"] = [*earlier, *peers]
     values = _merge(values, flags)
     flag_names = {"name": "--name", "data_dir": "--data", "listen": "--listen", "peers": "--peer"}
     origins = {**origins, **{key: flag_names[key] for key in flags}}
