@@ -41,6 +41,7 @@ class MembershipConfig:
     sync_interval_s: float = 2.0  # full-state exchange with one random live peer
     reconnect_interval_s: float = 1.0  # try one dead member or seed address this often
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    loads_per_message: int = 4  # other members' loads carried per message (own always)
 
     def __post_init__(self) -> None:
         positive = (
@@ -60,6 +61,8 @@ class MembershipConfig:
             raise ValueError("probe_timeout_s must be shorter than probe_interval_s")
         if self.suspicion_min_s > self.suspicion_max_s:
             raise ValueError("suspicion_min_s must not exceed suspicion_max_s")
+        if not 0 <= self.loads_per_message <= 16:
+            raise ValueError("loads_per_message must be between 0 and 16")
         for name in ("indirect_probes", "gossip_fanout", "retransmit_mult"):
             if not 1 <= getattr(self, name) <= 16:
                 raise ValueError(f"{name} must be between 1 and 16")
