@@ -22,7 +22,9 @@ Rules (seed manual 1 and 2.2, DESIGN.md §4 points 6-10, issue 5):
 5. Stability beats spread: a taken-over camera already recorded on an alive
    failover server (per `view.recorders`) stays there as long as that server has
    room for it, even if load is now uneven; load only chooses where *new*
-   takeovers go. Such a camera moves only when its home returns (failback), its
+   takeovers go. If several servers record it (a healed partition), it stays on
+   the first of them by id that is an eligible backup with room, so every node
+   picks the same one. Such a camera moves only when its home returns (failback), its
    backup dies or turns failover off or lowers its limit, or a higher-priority
    camera needs its channel.
 
@@ -48,6 +50,7 @@ from node.planner_model import (
     ServerView,
     SystemView,
     UnplacedReason,
+    normalize_recorders,
 )
 
 __all__ = [
@@ -158,14 +161,16 @@ def plan(view: SystemView) -> Plan:
 
 def _keep_current_backups(state: _Placing, orphans: list[CameraView]) -> None:
     """Stability: keep takeovers on the backup already recording them, while it has room."""
-    backup_ids = {server.id for server in state.backups}
-    current = [c for c in orphans if state.view.recorders.get(c.id) in backup_ids]
+    recorders = state.view.recorders
+    current = [c for c in orphans if c.id in recorders]
     current.sort(key=lambda c: (-c.priority.rank, c.id))
+    backups = {server.id: server for server in state.backups}
     for camera in current:
-        backup = state.view.server(state.view.recorders[camera.id])
-        assert backup is not None  # it is in backup_ids
-        if state.has_room(backup):
-            state.put(camera, backup.id, own=False)
+        for server_id in recorders[camera.id]:  # id order
+            backup = backups.get(server_id)
+            if backup is not None and state.has_room(backup):
+                state.put(camera, backup.id, own=False)
+                break
 
 
 def _place_by_priority(state: _Placing, waiting: list[CameraView]) -> None:
@@ -192,27 +197,31 @@ def _place_by_priority(state: _Placing, waiting: list[CameraView]) -> None:
             state.put(camera, freed_server_id, own=False)
 
 
-def channels_used(view: SystemView, plan_: Plan) -> Mapping[str, int]:
-    """Channels each server of `view` uses under `plan_`: own cameras + taken over."""
+def channels_used(view: SystemView, target: Plan) -> Mapping[str, int]:
+    """Channels each server of `view` uses under `target`: own cameras + taken over."""
     used = {server.id: 0 for server in view.servers}
-    for server_id in plan_.placement.values():
+    for server_id in target.placement.values():
         if server_id is not None:
             used[server_id] = used.get(server_id, 0) + 1
     return MappingProxyType(dict(sorted(used.items())))
 
 
-def plan_changes(recorders: Mapping[str, str], plan_: Plan) -> tuple[RecorderChange, ...]:
-    """The recorder changes that take `recorders` (camera -> server now) to `plan_`.
+def plan_changes(recorders: Mapping[str, object], target: Plan) -> tuple[RecorderChange, ...]:
+    """The recorder changes that take `recorders` (camera -> server id(s) recording
+    now, as in `SystemView.recorders`) to `target`, in camera id order.
 
     The plan is a target, not a command sequence: the runtime starts each
     `start_on` first and stops `stop_on` only once the new recorder confirms
     (make-before-break), so a move never loses video. A camera in `recorders`
     but not in the plan (deleted) gets a plain stop.
     """
+    current = normalize_recorders(recorders)
     changes: list[RecorderChange] = []
-    for camera_id in sorted(set(recorders) | set(plan_.placement)):
-        now = recorders.get(camera_id)
-        target = plan_.placement.get(camera_id)
-        if now != target:
-            changes.append(RecorderChange(camera_id, start_on=target, stop_on=now))
+    for camera_id in sorted(set(current) | set(target.placement)):
+        now = current.get(camera_id, ())
+        wanted = target.placement.get(camera_id)
+        start_on = wanted if wanted is not None and wanted not in now else None
+        stop_on = tuple(server_id for server_id in now if server_id != wanted)
+        if start_on is not None or stop_on:
+            changes.append(RecorderChange(camera_id, start_on=start_on, stop_on=stop_on))
     return tuple(changes)

@@ -154,30 +154,49 @@ def _sorted_unique(items: Iterable[object], kind: type, what: str) -> tuple:
     return ordered
 
 
+def normalize_recorders(recorders: object) -> Mapping[str, tuple[str, ...]]:
+    """camera id -> server id, or several (a healed partition), as id-sorted tuples.
+
+    Cameras nobody records are dropped, so equal facts give equal mappings.
+    """
+    if not isinstance(recorders, Mapping):
+        raise PlanInputError("recorders must be a mapping camera id -> server id(s)")
+    normal: dict[str, tuple[str, ...]] = {}
+    for camera_id, servers in recorders.items():
+        _check_id(camera_id, "recorders camera id")
+        if isinstance(servers, str):
+            servers = (servers,)
+        elif not isinstance(servers, list | tuple | set | frozenset):
+            raise PlanInputError(
+                f"recorder of camera {camera_id} must be a server id or a collection of them"
+            )
+        for server_id in servers:
+            _check_id(server_id, f"recorder of camera {camera_id}")
+        if servers:
+            normal[camera_id] = tuple(sorted(set(servers)))
+    return MappingProxyType(dict(sorted(normal.items())))
+
+
 @dataclass(frozen=True)
 class SystemView:
     """Everything the planner needs; build it from the replicated state.
 
-    `recorders` maps camera id -> the server id gossiped as recording it now. It
-    may be stale or name unknown cameras/servers; the planner only uses it to keep
-    a taken-over camera where it already is.
+    `recorders` maps camera id -> the server id(s) gossiped as recording it now:
+    one string, or a collection when several record it (both sides of a healed
+    partition). It may be stale or name unknown cameras/servers; the planner uses
+    it only to keep a taken-over camera where it already is. It is stored
+    normalised: camera id -> id-sorted tuple of server ids.
     """
 
     servers: tuple[ServerView, ...]
     cameras: tuple[CameraView, ...]
-    recorders: Mapping[str, str] = field(default_factory=dict)
+    recorders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _by_id: Mapping[str, ServerView] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "servers", _sorted_unique(self.servers, ServerView, "servers"))
         object.__setattr__(self, "cameras", _sorted_unique(self.cameras, CameraView, "cameras"))
-        if not isinstance(self.recorders, Mapping):
-            raise PlanInputError("recorders must be a mapping camera id -> server id")
-        for camera_id, server_id in self.recorders.items():
-            _check_id(camera_id, "recorders camera id")
-            _check_id(server_id, f"recorder of camera {camera_id}")
-        recorders = MappingProxyType(dict(sorted(self.recorders.items())))
-        object.__setattr__(self, "recorders", recorders)
+        object.__setattr__(self, "recorders", normalize_recorders(self.recorders))
         by_id = MappingProxyType({server.id: server for server in self.servers})
         object.__setattr__(self, "_by_id", by_id)
 
@@ -216,14 +235,15 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class RecorderChange:
-    """One camera whose recorder must change to reach the plan.
+    """One camera whose recorders must change to reach the plan.
 
-    `start_on` must start recording (None: nobody new). `stop_on` must stop: after
-    `start_on` confirms it is recording when there is one (make-before-break), at
-    once when `start_on` is None. `stop_on` may name a dead server (a no-op then,
-    but the returning server learns from it that it must not resume).
+    `start_on` must start recording (None: nobody new). Each of `stop_on` must
+    stop: only after `start_on` confirms it is recording when there is one
+    (make-before-break); at once when `start_on` is None (the target already
+    records, or nobody should). `stop_on` may name a dead server: a no-op then,
+    but a returning server learns from the plan that it must not resume.
     """
 
     camera_id: str
     start_on: str | None
-    stop_on: str | None
+    stop_on: tuple[str, ...] = ()

@@ -287,9 +287,9 @@ def test_failback_returns_cameras_home_make_before_break():
     after = plan(SystemView([srv("a"), srv("b")], orphans, recorders))
     assert placed_on(after, "a") == sorted(c.id for c in orphans)
     assert plan_changes(recorders, after) == (
-        RecorderChange("a-high000", start_on="a", stop_on="b"),
-        RecorderChange("a-high001", start_on="a", stop_on="b"),
-        RecorderChange("a-never000", start_on="a", stop_on=None),
+        RecorderChange("a-high000", start_on="a", stop_on=("b",)),
+        RecorderChange("a-high001", start_on="a", stop_on=("b",)),
+        RecorderChange("a-never000", start_on="a"),
     )
 
 
@@ -304,11 +304,47 @@ def test_plan_changes_covers_start_stop_move_and_deleted_cameras():
     )
     recorders = {"keep": "a", "move": "a", "drop": "b", "deleted": "c"}
     assert plan_changes(recorders, result) == (
-        RecorderChange("deleted", start_on=None, stop_on="c"),
-        RecorderChange("drop", start_on=None, stop_on="b"),
-        RecorderChange("move", start_on="b", stop_on="a"),
-        RecorderChange("new", start_on="c", stop_on=None),
+        RecorderChange("deleted", start_on=None, stop_on=("c",)),
+        RecorderChange("drop", start_on=None, stop_on=("b",)),
+        RecorderChange("move", start_on="b", stop_on=("a",)),
+        RecorderChange("new", start_on="c"),
     )
+
+
+# --- partition healed: several recorders for one camera ------------------------------
+
+
+def test_healed_partition_keeps_one_recorder_chosen_by_id():
+    servers = [srv("a", alive=False), srv("b"), srv("c"), srv("d")]
+    recorders = {"x": ["d", "c"], "y": {"b", "a"}, "z": ("c", "nowhere")}
+    orphans = [CameraView(cid, "a", "low") for cid in "xyz"]
+    view = SystemView(servers, orphans, recorders)
+    assert view.recorders == {"x": ("c", "d"), "y": ("a", "b"), "z": ("c", "nowhere")}
+    result = plan(view)
+    assert dict(result.placement) == {"x": "c", "y": "b", "z": "c"}
+    assert plan_changes(view.recorders, result) == (
+        RecorderChange("x", start_on=None, stop_on=("d",)),  # c records already: stop d now
+        RecorderChange("y", start_on=None, stop_on=("a",)),
+        RecorderChange("z", start_on=None, stop_on=("nowhere",)),
+    )
+
+
+def test_healed_partition_with_home_back_keeps_home():
+    servers = [srv("a"), srv("b")]
+    recorders = {"x": ("a", "b"), "y": "b"}
+    result = plan(SystemView(servers, [CameraView("x", "a"), CameraView("y", "a")], recorders))
+    assert dict(result.placement) == {"x": "a", "y": "a"}
+    assert plan_changes(recorders, result) == (
+        RecorderChange("x", start_on=None, stop_on=("b",)),
+        RecorderChange("y", start_on="a", stop_on=("b",)),
+    )
+
+
+def test_healed_partition_second_recorder_used_when_first_is_full():
+    servers = [srv("a", alive=False), srv("b", max_cameras=1), srv("c")]
+    recorders = {"x": ("b", "c"), "y": ("b", "c")}
+    result = plan(SystemView(servers, [CameraView("x", "a"), CameraView("y", "a")], recorders))
+    assert dict(result.placement) == {"x": "b", "y": "c"}
 
 
 def test_same_facts_in_any_order_give_equal_plans():
@@ -347,6 +383,9 @@ def test_plan_is_read_only():
         (lambda: SystemView([srv("a")], cams("a", 1) * 2), "duplicate CameraView id"),
         (lambda: SystemView(["a"], []), "servers must be ServerView"),  # type: ignore[list-item]
         (lambda: SystemView([srv("a")], [], {"c": 5}), "recorder of camera c"),
+        (lambda: SystemView([srv("a")], [], {"c": ["a", ""]}), "recorder of camera c"),
+        (lambda: SystemView([srv("a")], [], {"": "a"}), "recorders camera id"),
+        (lambda: plan_changes({"c": 5}, plan(SystemView([], []))), "recorder of camera c"),
         (lambda: SystemView([srv("a")], [], [("c", "a")]), "recorders must be a mapping"),
         (lambda: plan({"servers": []}), "SystemView"),  # type: ignore[arg-type]
     ],

@@ -70,11 +70,15 @@ def systems(draw, *, with_recorders: bool = True, mostly_up: bool = False) -> Sy
         )
         for i in range(count)
     ]
-    recorders: dict[str, str] = {}
+    recorders: dict[str, object] = {}
     if with_recorders and cameras:
         # Gossiped recorders: any camera (or a deleted one) on any server, stale or not.
         camera_ids = [c.id for c in cameras] + ["deleted"]
-        recorders = draw(st.dictionaries(st.sampled_from(camera_ids), st.sampled_from(homes)))
+        # Usually one recorder per camera; sometimes several (a healed partition).
+        one_or_more = st.one_of(
+            st.sampled_from(homes), st.lists(st.sampled_from(homes), max_size=3)
+        )
+        recorders = draw(st.dictionaries(st.sampled_from(camera_ids), one_or_more))
     return SystemView(server_list, cameras, recorders)
 
 
@@ -116,7 +120,8 @@ def check_rules(view: SystemView, result: Plan) -> None:
             if not backups:
                 assert reason is UnplacedReason.NO_FAILOVER_SERVER
             elif reason is UnplacedReason.DISPLACED:
-                assert view.server(view.recorders.get(camera.id, "")) in backups
+                was_on = view.recorders.get(camera.id, ())
+                assert any(view.server(server_id) in backups for server_id in was_on)
             else:
                 assert reason is UnplacedReason.NO_FREE_CHANNEL
     assert sum(taken_per_server.values()) == len(taken)  # taken_over = placed off home
@@ -149,7 +154,8 @@ def check_spread(view: SystemView, result: Plan) -> None:
 
 def shuffled(view: SystemView, rng: random.Random) -> SystemView:
     server_list, camera_list = list(view.servers), list(view.cameras)
-    recorder_items = list(view.recorders.items())
+    # Several recorders of one camera also come in any order (a list or a set).
+    recorder_items = [(c, rng.sample(ids, len(ids))) for c, ids in view.recorders.items()]
     for items in (server_list, camera_list, recorder_items):
         rng.shuffle(items)
     return SystemView(server_list, camera_list, dict(recorder_items))
