@@ -8,9 +8,11 @@ Public surface:
 
 from discovery.mdns import MdnsError, MdnsPeers, PeerCallback, PeerEvent
 from discovery.mdns_txt import SERVICE_TYPE, MdnsRecordError, NodeInfo, PeerInfo
+from discovery.wsdiscovery_client import DiscoveredCamera, WSDiscoveryError, probe
 
 __all__ = [
     "SERVICE_TYPE",
+    "DiscoveredCamera",
     "MdnsError",
     "MdnsPeers",
     "MdnsRecordError",
@@ -18,4 +20,6 @@ __all__ = [
     "PeerCallback",
     "PeerEvent",
     "PeerInfo",
+    "WSDiscoveryError",
+    "probe",
 ]
