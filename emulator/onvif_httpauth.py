@@ -28,14 +28,14 @@ class HttpAuthenticator:
         self._secret = secret or secrets.token_bytes(16)
 
     def make_nonce(self, now: float) -> str:
-        stamp = f"{now:.3f}"
+        stamp = str(int(now * 1000))  # ms, rounded down: never later than `now`
         mac = hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
         return base64.b64encode(f"{stamp}:{mac}".encode()).decode()
 
     def _nonce_ok(self, nonce: str, now: float) -> bool:
         try:
             stamp, mac = base64.b64decode(nonce, validate=True).decode().split(":", 1)
-            issued = float(stamp)
+            issued = int(stamp) / 1000
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return False
         expected = hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]

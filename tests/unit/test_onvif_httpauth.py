@@ -59,3 +59,12 @@ def test_digest_good_wrong_and_stale() -> None:
     assert not other.check(header, "GET", NOW + 1)
     assert not auth.check(header.replace(REALM, "other"), "GET", NOW + 1)
     assert not auth.check('Digest username="admin"', "GET", NOW)
+
+
+def test_a_fresh_nonce_is_valid_at_once() -> None:
+    # Regression: a nonce stamp rounded up made "now - issued" negative for ~half the calls.
+    auth = HttpAuthenticator("admin", "pw")
+    for step in range(200):
+        now = NOW + step * 0.0001237
+        fields = parse_digest_fields(auth.challenge(now).partition(" ")[2])
+        assert auth._nonce_ok(fields["nonce"], now)
