@@ -36,7 +36,7 @@ VIDEO_CODECS = frozenset({"h264", "hevc"})
 AUDIO_CODECS = frozenset({"aac"})
 TIMESTAMP_JUMP_S = 10.0  # a DTS jump this large means the camera restarted its clock
 PROBE_SIZE_BYTES = 1_000_000  # keep the demuxer's probe buffer (memory per stream) small
-ANALYZE_DURATION_US = 1_000_000
+ANALYZE_DURATION_US = 100_000  # probing buffers this much: it delays the first packet
 START_TAG = "camkeep start_ms="  # in the MP4 comment: start time more precise than the name
 
 

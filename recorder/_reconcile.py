@@ -30,6 +30,13 @@ class ReconcileReport:
     deleted: list[str] = field(default_factory=list)  # files with nothing playable
 
 
+def _torn_header(path: Path) -> bool:
+    """Empty, or an ftyp box with an incomplete moov: a segment killed at birth."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    return len(head) == 0 or (len(head) == 8 and head[4:8] == b"ftyp")
+
+
 def segment_files(recordings_dir: Path) -> dict[str, Path]:
     """relpath -> path of every file named like a segment."""
     found: dict[str, Path] = {}
@@ -62,6 +69,12 @@ def reconcile(
         scan = repair_torn_tail(path)
         if scan.size != size_before:
             report.repaired.append(rel)
+        if scan.valid_end == 0 and _torn_header(path):
+            path.unlink(missing_ok=True)  # killed while writing its header: nothing in it
+            if row is not None:
+                index.delete_ids([row.id])
+            report.deleted.append(rel)
+            continue
         if scan.valid_end == 0:
             log.warning("reconcile: %s is not a camkeep segment, left alone", rel)
             if row is not None:
@@ -79,12 +92,13 @@ def reconcile(
             if row is not None:
                 index.delete_ids([row.id])
             continue
+        named_ms = int(parse_segment_relpath(rel)[1].timestamp() * 1000)
         if row is not None:
             start_ms = row.start_ms
-        elif info.start_ms is not None:
-            start_ms = info.start_ms
+        elif info.start_ms is not None and info.start_ms // 1000 == named_ms // 1000:
+            start_ms = info.start_ms  # the file's tag adds the milliseconds to its name
         else:
-            start_ms = int(parse_segment_relpath(rel)[1].timestamp() * 1000)
+            start_ms = named_ms
         index.insert(
             camera_id=rel.split("/", 1)[0],
             server_id=row.server_id if row is not None else server_id,

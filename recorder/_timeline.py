@@ -11,7 +11,7 @@ DROP = None  # returned by TimestampFixer.fix for a packet that must be dropped
 class TimestampFixer:
     """Makes one stream's DTS strictly increasing and PTS >= DTS.
 
-    - no DTS and no PTS: drop; no DTS: use the PTS;
+    - no DTS and no PTS: one tick after the previous packet; no DTS: use the PTS;
     - DTS not increasing by less than `jump_ticks` (duplicate, reordered): drop;
     - a jump of `jump_ticks` or more, backwards or forwards (the camera restarted its
       clock): shift the rest of the stream so it continues one `step` after the last
@@ -32,10 +32,13 @@ class TimestampFixer:
     def fix(self, dts: int | None, pts: int | None) -> tuple[int, int] | None:
         if dts is None:
             if pts is None:
-                self.dropped += 1
-                return DROP
-            dts = pts
-            self.fixed += 1
+                # RTSP often gives the first packet no time at all: place it one tick
+                # after the previous one (at 0 for the first; a later jump re-bases).
+                self.fixed += 1
+                dts = pts = 0 if self.last_dts is None else self.last_dts + 1 - self.offset
+            else:
+                dts = pts
+                self.fixed += 1
         if pts is None:
             pts = dts
             self.fixed += 1

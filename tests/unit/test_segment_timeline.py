@@ -19,12 +19,20 @@ def test_good_stream_passes_unchanged() -> None:
     assert (fixer.fixed, fixer.dropped) == (0, 0)
 
 
-def test_missing_dts_uses_pts_and_missing_both_drops() -> None:
+def test_missing_dts_uses_pts_and_missing_both_is_placed_after_previous() -> None:
     fixer = TimestampFixer(jump_ticks=900000)
-    assert fixer.fix(None, 100) == (100, 100)
-    assert fixer.fix(None, None) is None
-    assert fixer.fix(200, None) == (200, 200)
-    assert (fixer.fixed, fixer.dropped) == (2, 1)
+    assert fixer.fix(None, None) == (0, 0)  # RTSP's first keyframe often has no time
+    assert fixer.fix(None, 3600) == (3600, 3600)
+    assert fixer.fix(None, None) == (3601, 3601)
+    assert fixer.fix(7200, None) == (7200, 7200)
+    assert (fixer.fixed, fixer.dropped) == (4, 0)
+
+
+def test_first_untimed_packet_then_large_timestamps_rebase() -> None:
+    fixer = TimestampFixer(jump_ticks=900000)
+    fixer.fix(None, None)
+    assert fixer.fix(5_000_000, 5_000_000) == (1, 1)
+    assert fixer.fix(5_003_600, 5_003_600) == (3601, 3601)
 
 
 def test_duplicate_and_small_backward_dts_are_dropped() -> None:
