@@ -200,6 +200,9 @@ class SystemView:
         by_id = MappingProxyType({server.id: server for server in self.servers})
         object.__setattr__(self, "_by_id", by_id)
 
+    def __hash__(self) -> int:
+        return hash((self.servers, self.cameras, tuple(self.recorders.items())))
+
     def server(self, server_id: str) -> ServerView | None:
         """The server with this id, or None if the view does not know it."""
         return self._by_id.get(server_id)
@@ -222,6 +225,9 @@ class Plan:
     placement: Mapping[str, str | None]
     reasons: Mapping[str, UnplacedReason]
     taken_over: frozenset[str]
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.placement.items()), tuple(self.reasons.items()), self.taken_over))
 
     def server_for(self, camera_id: str) -> str | None:
         """The server that should record this camera (None: nobody, or unknown camera)."""

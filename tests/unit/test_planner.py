@@ -356,6 +356,10 @@ def test_same_facts_in_any_order_give_equal_plans():
         SystemView(servers[::-1], cameras[::-1], dict(reversed(list(recorders.items()))))
     )
     assert forward == backward
+    assert hash(forward) == hash(backward)  # views and plans can key a cache
+    assert hash(SystemView(servers, cameras, recorders)) == hash(
+        SystemView(servers[::-1], cameras[::-1], recorders)
+    )
     assert list(forward.placement.items()) == list(backward.placement.items())
     assert list(forward.placement) == sorted(forward.placement)
 
