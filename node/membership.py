@@ -25,11 +25,18 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from node.gossip_codec import payload_size
 from node.membership_queue import BroadcastQueue, retransmit_limit, suspicion_timeout
+from node.membership_state import (
+    MemberRecord,
+    Probe,
+    Relay,
+    Suspicion,
+    Timers,
+    next_round,
+)
 from node.membership_types import (
     LoadReport,
     MemberEvent,
@@ -43,78 +50,18 @@ from node.membership_wire import (
     Entry,
     LoadEntry,
     WireError,
-    check_address,
     check_node_id,
-    entry_from_json,
+    chunk_entries,
     entry_to_json,
-    load_from_json,
     load_to_json,
-    parse_list,
+    parse_payload,
     size_of,
-    uint,
     validate_load,
 )
 
 LIVE: frozenset[MemberState] = frozenset({"alive", "suspect"})
 MAX_MEMBERS = 1024  # only authenticated peers get here; a bound all the same
 _LIST_OVERHEAD = 16  # ',"u":[],"l":[]' and a margin
-
-
-@dataclass
-class _Suspicion:
-    started: float
-    confirmers: set[str]
-    deadline: float
-
-
-@dataclass
-class _Member:
-    node_id: str
-    address: str
-    epoch: int
-    incarnation: int
-    state: MemberState
-    since: float
-    last_seen: float | None = None
-    origin: str | None = None
-    load: LoadReport | None = None
-    load_key: tuple[int, int] = (-1, -1)
-    suspicion: _Suspicion | None = None
-    last_notice: float = float("-inf")
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.epoch, self.incarnation)
-
-    def entry(self) -> Entry:
-        return Entry(
-            self.node_id, self.address, self.epoch, self.incarnation, self.state, self.origin
-        )
-
-
-@dataclass
-class _Probe:
-    target: str
-    seq: int
-    started: float
-    indirect_sent: bool = False
-    acked: bool = False
-
-
-@dataclass
-class _Relay:
-    requester: str
-    address: str
-    seq: int
-    expires: float
-
-
-@dataclass
-class _Timers:
-    probe: float
-    gossip: float
-    sync: float
-    reconnect: float
 
 
 class Membership:
@@ -134,19 +81,19 @@ class Membership:
         self.incarnation = 0
         self.stats: Counter[str] = Counter()
         self._rng = rng or random.Random(self_id)
-        self._members: dict[str, _Member] = {}
+        self._members: dict[str, MemberRecord] = {}
         self._queue = BroadcastQueue()
         self._events: list[MemberEvent] = []
         self._load: LoadReport | None = None
         self._load_seq = 0
         self._load_cursor = 0
         self._seq = 0
-        self._probe: _Probe | None = None
+        self._probe: Probe | None = None
         self._probe_order: list[str] = []
-        self._relays: dict[int, _Relay] = {}
+        self._relays: dict[int, Relay] = {}
         self._seeds: dict[str, str | None] = {}  # address -> node id if known
         self._seeds_due = False
-        self._timers: _Timers | None = None
+        self._timers: Timers | None = None
         self._left = False
 
     # ------------------------------------------------------------------ public API
@@ -219,7 +166,7 @@ class Membership:
         out: list[Outgoing] = []
         if self._timers is None:  # stagger the first rounds so nodes do not align
             r = self._rng.random
-            self._timers = _Timers(
+            self._timers = Timers(
                 probe=now + r() * cfg.probe_interval_s,
                 gossip=now + r() * cfg.gossip_interval_s,
                 sync=now + r() * cfg.sync_interval_s,
@@ -240,24 +187,24 @@ class Membership:
                 self._probe_failed(p, now, out)
             self._probe = None
             out += self._start_probe(now)
-            t.probe = _next(t.probe, cfg.probe_interval_s, now)
+            t.probe = next_round(t.probe, cfg.probe_interval_s, now)
         for m in list(self._members.values()):
             if m.suspicion is not None and now >= m.suspicion.deadline:
                 self._set_state(m, "dead", now, origin=self.self_id)
         if now >= t.gossip:
-            t.gossip = _next(t.gossip, cfg.gossip_interval_s, now)
+            t.gossip = next_round(t.gossip, cfg.gossip_interval_s, now)
             if len(self._queue):
                 live = self._live()
                 for m in self._rng.sample(live, min(cfg.gossip_fanout, len(live))):
                     out.append(self._out(m, "gossip", {}))
         if now >= t.sync:
-            t.sync = _next(t.sync, cfg.sync_interval_s, now)
+            t.sync = next_round(t.sync, cfg.sync_interval_s, now)
             live = self._live()
             if live:
                 m = self._rng.choice(live)
                 out += self._sync_to(m.node_id, m.address, request=True)
         if now >= t.reconnect:
-            t.reconnect = _next(t.reconnect, cfg.reconnect_interval_s, now)
+            t.reconnect = next_round(t.reconnect, cfg.reconnect_interval_s, now)
             out += self._reconnect()
         for seq in [s for s, r in self._relays.items() if r.expires <= now]:
             del self._relays[seq]
@@ -268,11 +215,11 @@ class Membership:
         if target is None:
             return []
         self._seq += 1
-        self._probe = _Probe(target.node_id, self._seq, now)
+        self._probe = Probe(target.node_id, self._seq, now)
         self.stats["probes"] += 1
         return [self._out(target, "ping", {"t": target.node_id, "k": self._seq})]
 
-    def _next_probe_target(self) -> _Member | None:
+    def _next_probe_target(self) -> MemberRecord | None:
         for _ in range(2):
             while self._probe_order:
                 m = self._members.get(self._probe_order.pop())
@@ -282,7 +229,7 @@ class Membership:
             self._rng.shuffle(self._probe_order)
         return None
 
-    def _indirect_probe(self, p: _Probe) -> list[Outgoing]:
+    def _indirect_probe(self, p: Probe) -> list[Outgoing]:
         target = self._members.get(p.target)
         if target is None or target.state not in LIVE:
             return []
@@ -296,7 +243,7 @@ class Membership:
         out.append(self._out(target, "ping", {"t": target.node_id, "k": p.seq}))
         return out
 
-    def _probe_failed(self, p: _Probe, now: float, out: list[Outgoing]) -> None:
+    def _probe_failed(self, p: Probe, now: float, out: list[Outgoing]) -> None:
         m = self._members.get(p.target)
         if m is None or m.state not in LIVE:
             return
@@ -330,11 +277,12 @@ class Membership:
         if self._left:
             return []
         try:
-            parsed = self._parse(msg)
-        except (WireError, KeyError, TypeError, ValueError):
+            parsed = parse_payload(msg.type, msg.sender, msg.payload)
+        except WireError:
             self.stats["malformed"] += 1
             return []
-        me, updates, loads, body = parsed
+        self.stats["malformed_entries"] += parsed.bad_entries
+        me, updates, loads, body = parsed.me, parsed.updates, parsed.loads, parsed.body
         out: list[Outgoing] = []
         self._apply_sender(me, now, out)
         for entry in updates:
@@ -350,7 +298,7 @@ class Membership:
             self._on_ack(body["k"], out)
         elif msg.type == "ping_req" and body["t"] != self.self_id:
             self._seq += 1
-            self._relays[self._seq] = _Relay(
+            self._relays[self._seq] = Relay(
                 sender.node_id, sender.address, body["k"], now + 2 * self.config.probe_interval_s
             )
             target = self._members.get(body["t"])
@@ -359,39 +307,6 @@ class Membership:
         elif msg.type == "sync" and body["r"]:
             out += self._sync_to(sender.node_id, sender.address, request=False)
         return out
-
-    def _parse(self, msg: Message) -> tuple[Entry, list[Entry], list[LoadEntry], dict[str, Any]]:
-        payload = msg.payload
-        if not isinstance(payload, dict):
-            raise WireError("payload must be an object")
-        me = entry_from_json(payload["me"])
-        if me.node_id != msg.sender or me.state not in ("alive", "left"):
-            raise WireError("sender entry does not match the sender")
-        body: dict[str, Any] = {}
-        if msg.type in ("ping", "ping_req"):
-            body["t"] = check_node_id(payload["t"])
-            body["k"] = uint(payload["k"], "seq")
-            if msg.type == "ping_req":
-                body["ta"] = check_address(payload["ta"])
-        elif msg.type == "ack":
-            body["k"] = uint(payload["k"], "seq")
-        elif msg.type == "sync":
-            body["r"] = payload.get("r", False) is True
-        elif msg.type != "gossip":
-            raise WireError(f"unknown message type {msg.type!r}")
-        raw_updates = parse_list(payload, "u") + parse_list(payload, "m")
-        updates, loads = [], []
-        for raw in raw_updates:  # one bad entry is skipped, not the whole message
-            try:
-                updates.append(entry_from_json(raw))
-            except WireError:
-                self.stats["malformed_entries"] += 1
-        for raw in parse_list(payload, "l"):
-            try:
-                loads.append(load_from_json(raw))
-            except WireError:
-                self.stats["malformed_entries"] += 1
-        return me, updates, loads, body
 
     def _on_ack(self, seq: int, out: list[Outgoing]) -> None:
         p = self._probe
@@ -426,7 +341,7 @@ class Membership:
         m = self._members.get(e.node_id)
         if m is None:
             if e.state == "alive" and len(self._members) < MAX_MEMBERS:
-                m = _Member(e.node_id, e.address, e.epoch, e.incarnation, "alive", now)
+                m = MemberRecord(e.node_id, e.address, e.epoch, e.incarnation, "alive", now)
                 self._members[e.node_id] = m
                 self._probe_order.insert(self._rng.randint(0, len(self._probe_order)), e.node_id)
                 self._event("joined", m, now)
@@ -449,7 +364,7 @@ class Membership:
             self._set_state(m, e.state, now, origin=e.origin or via)
 
     def _set_state(
-        self, m: _Member, state: MemberState, now: float, origin: str | None = None
+        self, m: MemberRecord, state: MemberState, now: float, origin: str | None = None
     ) -> None:
         previous = m.state
         m.state, m.since = state, now
@@ -459,7 +374,7 @@ class Membership:
             deadline = now + suspicion_timeout(
                 0, cfg.suspicion_confirmations, cfg.suspicion_min_s, cfg.suspicion_max_s
             )
-            m.suspicion = _Suspicion(now, {origin or self.self_id}, deadline)
+            m.suspicion = Suspicion(now, {origin or self.self_id}, deadline)
         else:
             m.suspicion = None
         self._queue.push(m.entry())
@@ -471,7 +386,7 @@ class Membership:
         else:
             self._event(state, m, now)
 
-    def _confirm(self, m: _Member, who: str) -> None:
+    def _confirm(self, m: MemberRecord, who: str) -> None:
         s = m.suspicion
         if s is None or who in s.confirmers:
             return
@@ -512,13 +427,13 @@ class Membership:
         state: MemberState = "left" if self._left else "alive"
         return Entry(self.self_id, self.address, self.epoch, self.incarnation, state)
 
-    def _live(self) -> list[_Member]:
+    def _live(self) -> list[MemberRecord]:
         return [m for m in self._members.values() if m.state in LIVE]
 
     def _is_live_address(self, address: str) -> bool:
         return any(m.address == address for m in self._live())
 
-    def _event(self, kind: Any, m: _Member, now: float) -> None:
+    def _event(self, kind: Any, m: MemberRecord, now: float) -> None:
         self._events.append(MemberEvent(kind, m.node_id, m.incarnation, now))
 
     def _message(self, msg_type: str, payload: dict[str, Any]) -> Message:
@@ -526,7 +441,7 @@ class Membership:
 
     def _out(
         self,
-        to: _Member,
+        to: MemberRecord,
         msg_type: str,
         base: dict[str, Any],
         *,
@@ -600,23 +515,9 @@ class Membership:
         entries = [entry_to_json(self._me())]
         entries += [entry_to_json(m.entry()) for m in self._members.values()]
         base_size = payload_size({"r": request, "me": entries[0]}) + _LIST_OVERHEAD + 8
-        chunks: list[list[dict[str, Any]]] = [[]]
-        room = self.config.max_payload_bytes - base_size
-        for e in entries:
-            cost = size_of(e)
-            if cost > room and chunks[-1]:
-                chunks.append([])
-                room = self.config.max_payload_bytes - base_size
-            chunks[-1].append(e)
-            room -= cost
+        chunks = chunk_entries(entries, self.config.max_payload_bytes - base_size)
         out = []
         for i, chunk in enumerate(chunks):
             payload = {"r": request and i == 0, "m": chunk, "me": entries[0]}
             out.append(Outgoing(node_id, address, self._message("sync", payload)))
         return out
-
-
-def _next(previous_deadline: float, interval: float, now: float) -> float:
-    """The next deadline of a periodic timer; skip missed rounds instead of bursting."""
-    following = previous_deadline + interval
-    return following if following > now else now + interval

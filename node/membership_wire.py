@@ -173,3 +173,61 @@ def parse_list(payload: dict[str, Any], name: str) -> list[Any]:
     if not isinstance(value, list):
         raise WireError(f"{name} must be a list")
     return value
+
+
+def chunk_entries(entries: list[dict[str, Any]], room: int) -> list[list[dict[str, Any]]]:
+    """Split entries into lists of at most `room` bytes each (never an empty list)."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    left = room
+    for e in entries:
+        cost = size_of(e)
+        if cost > left and chunks[-1]:
+            chunks.append([])
+            left = room
+        chunks[-1].append(e)
+        left -= cost
+    return chunks
+
+
+@dataclass(frozen=True)
+class ParsedPayload:
+    me: Entry  # the sender's own entry (alive or left)
+    updates: list[Entry]  # piggybacked ("u") and full-state ("m") entries
+    loads: list[LoadEntry]
+    body: dict[str, Any]  # type-specific fields: t, k, ta (ping, ping_req, ack), r (sync)
+    bad_entries: int  # malformed entries skipped (the rest of the message is used)
+
+
+def parse_payload(msg_type: str, sender: str, payload: Any) -> ParsedPayload:
+    """Validate a membership message; raise WireError if the message as a whole is bad."""
+    if not isinstance(payload, dict) or "me" not in payload:
+        raise WireError("payload must be an object with 'me'")
+    me = entry_from_json(payload["me"])
+    if me.node_id != sender or me.state not in ("alive", "left"):
+        raise WireError("sender entry does not match the sender")
+    body: dict[str, Any] = {}
+    if msg_type in ("ping", "ping_req"):
+        body["t"] = check_node_id(payload.get("t"))
+        body["k"] = uint(payload.get("k"), "seq")
+        if msg_type == "ping_req":
+            body["ta"] = check_address(payload.get("ta"))
+    elif msg_type == "ack":
+        body["k"] = uint(payload.get("k"), "seq")
+    elif msg_type == "sync":
+        body["r"] = payload.get("r", False) is True
+    elif msg_type != "gossip":
+        raise WireError(f"unknown message type {msg_type!r}")
+    updates: list[Entry] = []
+    loads: list[LoadEntry] = []
+    bad = 0
+    for raw in parse_list(payload, "u") + parse_list(payload, "m"):
+        try:  # one bad entry is skipped, not the whole message
+            updates.append(entry_from_json(raw))
+        except WireError:
+            bad += 1
+    for raw in parse_list(payload, "l"):
+        try:
+            loads.append(load_from_json(raw))
+        except WireError:
+            bad += 1
+    return ParsedPayload(me, updates, loads, body, bad)
