@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from emulator.runner import EmulatorConfig, RunningEmulator, start_emulator
+from emulator.stream import SOFT_BUFFER_BYTES, STUCK_TIMEOUT_S
 from emulator.video import DEFAULT_CACHE_DIR
 
 
@@ -53,6 +54,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--gop-seconds", type=float, default=2.0, help="keyframe interval in seconds (2)")
     add("--session-timeout", type=float, default=60.0, help="RTSP session timeout s (60)")
     add(
+        "--client-buffer-limit",
+        type=_positive,
+        default=SOFT_BUFFER_BYTES,
+        help="bytes queued for a slow RTSP/TCP client before its frames are dropped",
+    )
+    add(
+        "--stuck-timeout",
+        type=float,
+        default=STUCK_TIMEOUT_S,
+        help="seconds a client may stay over the buffer limit before it is closed",
+    )
+    add(
         "--live-clock",
         action="store_true",
         help="encode continuously with the wall-clock time in the picture (costly; "
@@ -68,6 +81,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         raise SystemExit("camkeep emulate: --user and --password go together")
     if args.width % 2 or args.height % 2 or args.sub_width % 2 or args.sub_height % 2:
         raise SystemExit("camkeep emulate: widths and heights must be even")
+    if args.session_timeout <= 0 or args.stuck_timeout <= 0:
+        raise SystemExit("camkeep emulate: timeouts must be > 0")
     if not 0.1 <= args.gop_seconds <= 60:
         raise SystemExit("camkeep emulate: --gop-seconds must be within 0.1..60")
     return EmulatorConfig(
@@ -94,6 +109,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         live_clock=args.live_clock,
         cache_dir=None if args.no_cache else args.cache_dir,
         session_timeout_s=args.session_timeout,
+        client_buffer_bytes=args.client_buffer_limit,
+        stuck_timeout_s=args.stuck_timeout,
     )
 
 

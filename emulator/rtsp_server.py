@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 SESSION_TIMEOUT_S = 60.0
 MAX_SESSIONS_PER_CONNECTION = 16
 MAX_SESSIONS = 8192
+SEND_BUFFER_BYTES = 512 * 1024  # kernel send buffer of each RTSP/TCP connection
 MAX_RESPONSE_BUFFER_BYTES = 256 * 1024  # a client that piles up answers unread is closed
 PUBLIC_METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 
@@ -96,6 +97,9 @@ class RtspConnection(asyncio.Protocol):
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # A fixed kernel send buffer: a client that stops reading costs at most
+                # this much kernel memory, and the buffer limit of stream.py acts soon.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)

@@ -14,7 +14,7 @@ from pathlib import Path
 from emulator.camera import CameraSpec, StreamSettings
 from emulator.faults import FaultBoard
 from emulator.rtsp_server import SESSION_TIMEOUT_S, RtspServer, ServedStream
-from emulator.stream import STUCK_TIMEOUT_S, Pacer, StreamPath
+from emulator.stream import SOFT_BUFFER_BYTES, STUCK_TIMEOUT_S, Pacer, StreamPath
 from emulator.video import DEFAULT_CACHE_DIR, EncodeParams, LiveEncoder, cached_loop
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class EmulatorConfig:
     cache_dir: Path | None = field(default_factory=lambda: DEFAULT_CACHE_DIR)
     session_timeout_s: float = SESSION_TIMEOUT_S
     stuck_timeout_s: float = STUCK_TIMEOUT_S
+    client_buffer_bytes: int = SOFT_BUFFER_BYTES
     encode_workers: int = 0  # 0: one per CPU
 
 
@@ -201,6 +202,7 @@ async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
         raise
     for stream in streams:
         stream.path.stuck_timeout_s = config.stuck_timeout_s
+        stream.path.soft_buffer_bytes = config.client_buffer_bytes
     rtsp = RtspServer(streams, faults, host, rtsp_port, session_timeout_s=config.session_timeout_s)
     pacer = Pacer([s.path for s in streams])
     running = RunningEmulator(config, cameras, faults, streams, rtsp, pacer)
