@@ -235,6 +235,22 @@ class Host:
             check=False,
         )
 
+    def camkeep(
+        self, args: Sequence[str], *, log_name: str | None = None, **kwargs: Any
+    ) -> subprocess.Popen:
+        """Run `camkeep <args>` (e.g. ["run", "--listen", f"{host.address}:7480",
+        "--data", str(host.data_dir())]) inside this host, from the LAN's workdir."""
+        import sys
+
+        kwargs.setdefault("cwd", self.lan.workdir)
+        return self.popen([sys.executable, "-m", "node.cli", *args], log_name=log_name, **kwargs)
+
+    def data_dir(self, name: str = "data") -> Path:
+        """A fresh folder for this host (removed with the LAN)."""
+        path = self.lan.workdir / self.name / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     @staticmethod
     def log(proc: subprocess.Popen) -> str:
         path = getattr(proc, "log_path", None)
@@ -276,6 +292,40 @@ class Host:
         return await loop.run_in_executor(
             self._pinned_executor(), functools.partial(fn, *args, **kwargs)
         )
+
+    def http(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One HTTP request made from this host (httpx; returns httpx.Response).
+        The test process must never connect to a LAN address from the root
+        namespace: that would go out of the machine's default route."""
+        import httpx
+
+        kwargs.setdefault("timeout", 5.0)
+        return self.call(httpx.request, method, url, **kwargs)
+
+    def wait_http(self, url: str, timeout_s: float = 30.0) -> Any:
+        """Poll `url` from this host until it answers (any status); returns the response."""
+        import httpx
+
+        def attempt() -> Any:
+            try:
+                return self.http("GET", url, timeout=2.0)
+            except httpx.HTTPError:
+                return None
+
+        return wait_until(attempt, timeout_s, interval_s=0.2, what=f"{url} from {self.name}")
+
+    def wait_tcp(self, address: str, port: int, timeout_s: float = 30.0) -> None:
+        """Wait until a TCP connect from this host to address:port succeeds."""
+        import socket
+
+        def attempt() -> bool:
+            try:
+                socket.create_connection((address, port), timeout=1.0).close()
+            except OSError:
+                return False
+            return True
+
+        wait_until(lambda: self.call(attempt), timeout_s, interval_s=0.2, what=f"{address}:{port}")
 
     def _pinned_executor(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._executor is None:

@@ -218,3 +218,47 @@ def _is_zombie(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_http_between_hosts_through_pinned_threads(lan) -> None:
+    net = lan(2)
+    a, b = net.hosts
+    root = b.data_dir("www")
+    (root / "hello.txt").write_text("hi from b")
+    server = b.popen(
+        [sys.executable, "-m", "http.server", "--bind", b.address, "--directory", str(root),
+         "8080"],
+        log_name="http",
+    )  # fmt: skip
+    b.wait_tcp(b.address, 8080, timeout_s=15)
+    reply = a.wait_http(f"http://{b.address}:8080/hello.txt", timeout_s=15)
+    assert (reply.status_code, reply.text) == (200, "hi from b")
+    # a's loopback is its own: nothing listens on a's 127.0.0.1:8080
+    assert a.call(_connect_refused, "127.0.0.1", 8080)
+    b.kill9(server)
+    assert a.call(_connect_refused, b.address, 8080)
+
+
+def _connect_refused(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_a_camkeep_node_runs_in_each_host(lan) -> None:
+    """How a multi-host node test starts: one `camkeep run` per host on its own address."""
+    net = lan(2)
+    nodes = {
+        h.name: h.camkeep(
+            ["run", "--listen", f"{h.address}:7480", "--data", str(h.data_dir()), "--name", h.name],
+            log_name="node",
+        )
+        for h in net.hosts
+    }
+    a, b = net.hosts
+    health = b.wait_http(f"http://{a.address}:7480/api/v1/health", timeout_s=60).json()
+    assert (health["name"], health["state"]) == ("h1", "undefined")
+    a.kill9(nodes["h1"])
+    assert b.call(_connect_refused, a.address, 7480)
