@@ -10,10 +10,11 @@ from datetime import datetime
 from urllib.parse import quote
 
 from emulator.camera import CameraSpec
-from emulator.soap import TDS_NS, TRT_NS, SoapFault, text
+from emulator.soap import TDS_NS, TR2_NS, TRT_NS, SoapFault, text
 
 DEVICE_PATH = "/onvif/device_service"
 MEDIA_PATH = "/onvif/media_service"
+MEDIA2_PATH = "/onvif/media2_service"
 SNAPSHOT_PATH = "/onvif/snapshot"
 
 
@@ -27,6 +28,10 @@ def device_xaddr(camera: CameraSpec) -> str:
 
 def media_xaddr(camera: CameraSpec) -> str:
     return base_url(camera) + MEDIA_PATH
+
+
+def media2_xaddr(camera: CameraSpec) -> str:
+    return base_url(camera) + MEDIA2_PATH
 
 
 def scopes(camera: CameraSpec) -> list[str]:
@@ -168,11 +173,24 @@ def get_service_capabilities(camera: CameraSpec, args: dict, now: datetime) -> s
     )
 
 
+def media2_service_capabilities_xml() -> str:
+    return (
+        '<tr2:Capabilities SnapshotUri="true" Rotation="false" VideoSourceMode="false" '
+        'OSD="false" Mask="false" SourceMask="false">'
+        '<tr2:ProfileCapabilities MaximumNumberOfProfiles="2" '
+        'ConfigurationsSupported="VideoSource VideoEncoder"/>'
+        '<tr2:StreamingCapabilities RTSPStreaming="true" RTPMulticast="false" '
+        'RTP_RTSP_TCP="true" NonAggregateControl="false" AutoStartMulticast="false"/>'
+        "</tr2:Capabilities>"
+    )
+
+
 def get_services(camera: CameraSpec, args: dict, now: datetime) -> str:
     include = str(args.get("IncludeCapability", "false")).strip().lower() in ("true", "1")
     services = [
         (TDS_NS, device_xaddr(camera), device_service_capabilities_xml(), (2, 60)),
         (TRT_NS, media_xaddr(camera), media_service_capabilities_xml(), (2, 60)),
+        (TR2_NS, media2_xaddr(camera), media2_service_capabilities_xml(), (2, 60)),
     ]
     items = []
     for namespace, xaddr, capabilities, (major, minor) in services:

@@ -1,6 +1,6 @@
 """ONVIF HTTP endpoints of the emulated cameras: one port per camera (CameraSpec.onvif_port).
 
-- POST /onvif/device_service and /onvif/media_service: SOAP 1.2 (onvif_service).
+- POST /onvif/device_service, /onvif/media_service, /onvif/media2_service: SOAP 1.2.
 - GET /onvif/snapshot?profile=main|sub: a JPEG of the camera's current picture,
   behind HTTP Basic/Digest auth when the camera has credentials.
 When the FaultBoard says a camera is "offline", its port closes every new
@@ -23,7 +23,7 @@ from PIL import Image
 
 from emulator.camera import CameraSpec
 from emulator.httpserver import Request, Response, start_http_server
-from emulator.onvif_device import DEVICE_PATH, MEDIA_PATH, SNAPSHOT_PATH
+from emulator.onvif_device import DEVICE_PATH, MEDIA2_PATH, MEDIA_PATH, SNAPSHOT_PATH
 from emulator.onvif_httpauth import HttpAuthenticator
 from emulator.onvif_media import PROFILE_TOKENS, stream_settings
 from emulator.onvif_service import handle_soap
@@ -32,7 +32,7 @@ from emulator.soap_security import NonceCache
 
 log = logging.getLogger(__name__)
 
-SOAP_PATHS = frozenset({DEVICE_PATH, MEDIA_PATH})
+SOAP_PATHS = frozenset({DEVICE_PATH, MEDIA_PATH, MEDIA2_PATH})
 MAX_CONCURRENT_SNAPSHOTS = 2  # JPEG encoding is CPU work; keep it from starving the streams
 JPEG_QUALITY = 80
 

@@ -16,8 +16,10 @@ from datetime import datetime
 from emulator.camera import CameraSpec
 from emulator.onvif_device import DEVICE_OPERATIONS, PRE_AUTH_OPERATIONS
 from emulator.onvif_media import MEDIA_OPERATIONS
+from emulator.onvif_media2 import MEDIA2_OPERATIONS
 from emulator.soap import (
     TDS_NS,
+    TR2_NS,
     TRT_NS,
     SoapFault,
     SoapRequest,
@@ -35,6 +37,7 @@ Operation = Callable[[CameraSpec, dict, datetime], str]
 OPERATIONS: dict[str, dict[str, Operation]] = {
     TDS_NS: DEVICE_OPERATIONS,
     TRT_NS: MEDIA_OPERATIONS,
+    TR2_NS: MEDIA2_OPERATIONS,
 }
 
 

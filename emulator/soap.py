@@ -19,6 +19,7 @@ WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-uti
 WSA_NS = "http://www.w3.org/2005/08/addressing"
 TDS_NS = "http://www.onvif.org/ver10/device/wsdl"
 TRT_NS = "http://www.onvif.org/ver10/media/wsdl"
+TR2_NS = "http://www.onvif.org/ver20/media/wsdl"
 TT_NS = "http://www.onvif.org/ver10/schema"
 TER_NS = "http://www.onvif.org/ver10/error"
 
@@ -31,6 +32,7 @@ _ENVELOPE_NAMESPACES = {
     "env": SOAP12_NS,
     "tds": TDS_NS,
     "trt": TRT_NS,
+    "tr2": TR2_NS,
     "tt": TT_NS,
     "ter": TER_NS,
     "wsa": WSA_NS,

@@ -27,6 +27,7 @@ HOST = "127.0.0.1"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 TRT = "http://www.onvif.org/ver10/media/wsdl"
+TR2 = "http://www.onvif.org/ver20/media/wsdl"
 TT = "http://www.onvif.org/ver10/schema"
 NS = {"env": SOAP12, "tds": TDS, "trt": TRT, "tt": TT}
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -216,6 +217,14 @@ async def test_raw_soap_requests(emulated: Emulated) -> None:
         assert r.status_code == 200
         model = etree.fromstring(r.content).findtext(".//tds:Model", namespaces=NS)
         assert model == spec.model
+
+        # media2 (ver20) at the address GetServices gives.
+        inner = "<x:Protocol>RtspUnicast</x:Protocol><x:ProfileToken>main</x:ProfileToken>"
+        header = username_token("s3cret")
+        r = await post(client, spec, soap("GetStreamUri", inner, TR2, header), "media2")
+        assert r.status_code == 200
+        uri = etree.fromstring(r.content).findtext(f".//{{{TR2}}}Uri")
+        assert uri == spec.rtsp_url("main")
 
         r = await post(client, spec, soap("FlyToTheMoon", header=username_token("s3cret")))
         assert r.status_code == 500 and subcodes(r.content) == ["ter:ActionNotSupported"]

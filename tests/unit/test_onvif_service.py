@@ -12,13 +12,13 @@ from lxml import etree
 from emulator.camera import CameraSpec
 from emulator.onvif_device import PRE_AUTH_OPERATIONS, mac_address
 from emulator.onvif_service import handle_soap
-from emulator.soap import SOAP12_NS, TDS_NS, TRT_NS, TT_NS
+from emulator.soap import SOAP12_NS, TDS_NS, TR2_NS, TRT_NS, TT_NS
 from emulator.soap_security import NonceCache, password_digest
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 CAMERA = CameraSpec(3, "Gate & Yard", "127.0.0.1", 8554, 8002, location="north side")
 SECURE = replace(CAMERA, username="admin", password="s3cret")
-NS = {"env": SOAP12_NS, "tds": TDS_NS, "trt": TRT_NS, "tt": TT_NS}
+NS = {"env": SOAP12_NS, "tds": TDS_NS, "trt": TRT_NS, "tr2": TR2_NS, "tt": TT_NS}
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
@@ -79,6 +79,7 @@ def test_capabilities_and_services_advertise_both_xaddrs() -> None:
     _, root = call(CAMERA, "GetCapabilities", "<x:Category>All</x:Category>")
     device = "http://127.0.0.1:8002/onvif/device_service"
     media = "http://127.0.0.1:8002/onvif/media_service"
+    media2 = "http://127.0.0.1:8002/onvif/media2_service"
     assert root.findtext(".//tt:Device/tt:XAddr", namespaces=NS) == device
     assert root.findtext(".//tt:Media/tt:XAddr", namespaces=NS) == media
     _, root = call(CAMERA, "GetCapabilities", "<x:Category>PTZ</x:Category>")
@@ -88,7 +89,7 @@ def test_capabilities_and_services_advertise_both_xaddrs() -> None:
         s.findtext("tds:Namespace", namespaces=NS): s.findtext("tds:XAddr", namespaces=NS)
         for s in root.iterfind(".//tds:Service", NS)
     }
-    assert services == {TDS_NS: device, TRT_NS: media}
+    assert services == {TDS_NS: device, TRT_NS: media, TR2_NS: media2}
     assert root.find(".//trt:Capabilities", NS).get("SnapshotUri") == "true"
 
 
@@ -206,3 +207,29 @@ def test_stream_setup_is_checked(stream: str, protocol: str, ok: bool) -> None:
     else:
         assert reply.status == 400
         assert fault_subcodes(root) == ["ter:InvalidArgVal", "ter:InvalidStreamSetup"]
+
+
+def test_media2_profiles_and_uris() -> None:
+    hevc = replace(CAMERA, codec="hevc")
+    _, root = call(hevc, "GetProfiles", "<x:Type>All</x:Type>", ns=TR2_NS)
+    profiles = root.findall(".//tr2:Profiles", NS)
+    assert [p.get("token") for p in profiles] == ["main", "sub"]
+    encoder = profiles[1].find("tr2:Configurations/tr2:VideoEncoder", NS)
+    assert encoder.findtext("tt:Encoding", namespaces=NS) == "H265"
+    assert encoder.findtext("tt:Resolution/tt:Width", namespaces=NS) == "640"
+    assert encoder.get("GovLength") == "50"
+    inner = "<x:Protocol>RtspUnicast</x:Protocol><x:ProfileToken>sub</x:ProfileToken>"
+    _, root = call(CAMERA, "GetStreamUri", inner, ns=TR2_NS)
+    assert root.findtext(".//tr2:Uri", namespaces=NS) == CAMERA.rtsp_url("sub")
+    inner = "<x:Protocol>RtspOverHttp</x:Protocol><x:ProfileToken>sub</x:ProfileToken>"
+    _, root = call(CAMERA, "GetStreamUri", inner, ns=TR2_NS)
+    assert fault_subcodes(root) == ["ter:InvalidArgVal", "ter:InvalidStreamSetup"]
+    _, root = call(CAMERA, "GetSnapshotUri", "<x:ProfileToken>main</x:ProfileToken>", TR2_NS)
+    assert root.findtext(".//tr2:Uri", namespaces=NS).endswith("/onvif/snapshot?profile=main")
+    inner = "<x:ConfigurationToken>VideoEncoder_main</x:ConfigurationToken>"
+    _, root = call(CAMERA, "GetVideoEncoderConfigurations", inner, ns=TR2_NS)
+    assert len(root.findall(".//tr2:Configurations", NS)) == 1
+    _, root = call(CAMERA, "GetProfiles", "<x:Token>nope</x:Token>", ns=TR2_NS)
+    assert fault_subcodes(root) == ["ter:InvalidArgVal", "ter:NoProfile"]
+    reply, _ = call(SECURE, "GetProfiles", ns=TR2_NS)
+    assert reply.status == 400  # media2 needs authentication too
