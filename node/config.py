@@ -58,6 +58,27 @@ class FailoverConfig(_Section):
     failback_delay_s: float = Field(default=5.0, ge=0, le=3600)
 
 
+class DiscoveryConfig(_Section):
+    ws_discovery_port: int = Field(default=3702, ge=1, le=65535)
+    ws_discovery_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    interfaces: tuple[str, ...] = ()
+
+    @field_validator("interfaces", mode="before")
+    @classmethod
+    def _interfaces_from_text(cls, value: Any) -> Any:
+        return split_commas(value)
+
+    @field_validator("interfaces")
+    @classmethod
+    def _interfaces(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            try:
+                ipaddress.IPv4Address(address)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IPv4 address") from None
+        return value
+
+
 class NodeConfig(_Section):
     name: str = Field(default="", max_length=64)
     listen: str = "127.0.0.1:7480"
@@ -65,11 +86,12 @@ class NodeConfig(_Section):
     peers: tuple[str, ...] = ()
     licensed_channels: int = Field(default=MAX_CHANNELS, ge=1, le=MAX_CHANNELS)
     segment_seconds: float = Field(default=60.0, ge=1, le=3600)
-    token_ttl_s: float = Field(default=43200.0, ge=10, le=30 * 86400)
+    token_ttl_s: float = Field(default=43200.0, ge=1, le=30 * 86400)
     retention: RetentionConfig = RetentionConfig()
     login: LoginConfig = LoginConfig()
     gossip: GossipConfig = GossipConfig()
     failover: FailoverConfig = FailoverConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
 
     @field_validator("name")
     @classmethod
@@ -88,9 +110,7 @@ class NodeConfig(_Section):
     @field_validator("peers", mode="before")
     @classmethod
     def _peers_from_text(cls, value: Any) -> Any:
-        if isinstance(value, str):  # from the environment: comma-separated
-            return tuple(p.strip() for p in value.split(",") if p.strip())
-        return value
+        return split_commas(value)
 
     @field_validator("peers")
     @classmethod
@@ -112,6 +132,13 @@ class NodeConfig(_Section):
     @property
     def listen_port(self) -> int:
         return parse_host_port(self.listen)[1]
+
+
+def split_commas(value: Any) -> Any:
+    """A list given as text (environment variables): comma-separated."""
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    return value
 
 
 def parse_host_port(value: str) -> tuple[str, int]:

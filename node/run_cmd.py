@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 CONFIG_ERROR_EXIT = 2
@@ -60,6 +64,29 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _server_class():
+    import uvicorn
+
+    class NodeServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so the process
+        would die by the signal; a node that stopped cleanly exits 0 instead."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            stop_signals = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in stop_signals}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return NodeServer
+
+
 async def _serve(config, log_level: str) -> int:
     import uvicorn
 
@@ -68,7 +95,7 @@ async def _serve(config, log_level: str) -> int:
 
     node = NodeRuntime(config)
     app = create_app(node)
-    server = uvicorn.Server(
+    server = _server_class()(
         uvicorn.Config(
             app,
             host=config.listen_host,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import ipaddress
 import logging
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
+import psutil
 from fastapi import APIRouter, Response
 
 from discovery.onvif_client import CameraAddError, fetch_stream_uri
@@ -20,7 +24,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["cameras"])
 
 ONVIF_TIMEOUT_S = 10.0
-DISCOVERY_TIMEOUT_S = 3.0
 # how a failed ONVIF query is answered: the camera's fault is a bad gateway, a bad
 # answer or wrong credentials are the request's fault
 _ONVIF_STATUS = {
@@ -49,22 +52,64 @@ async def list_cameras(node: Node, _caller: Viewer) -> list[CameraOut]:
     return [camera_out(node, c) for c in node.state.cameras()]
 
 
+def discovery_interfaces(node: NodeRuntime) -> list[str]:
+    """IPv4 addresses to probe from: configured, else the listen address, else all."""
+    if node.config.discovery.interfaces:
+        return list(node.config.discovery.interfaces)
+    host = node.config.listen_host
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        address = None
+    if address is not None and not address.is_unspecified:
+        return [host]
+    return [
+        a.address
+        for addrs in psutil.net_if_addrs().values()
+        for a in addrs
+        if a.family == socket.AF_INET and not ipaddress.IPv4Address(a.address).is_loopback
+    ]
+
+
+def discovered_json(camera: Any, known: set[tuple[str, int]]) -> dict[str, Any]:
+    xaddr = camera.xaddrs[0] if camera.xaddrs else None
+    parts = urlsplit(xaddr) if xaddr else None
+    host = parts.hostname if parts else None
+    port = (parts.port or 80) if parts else None
+    return {
+        "endpoint": camera.endpoint,
+        "name": camera.name,
+        "hardware": camera.hardware,
+        "location": camera.location,
+        "xaddrs": list(camera.xaddrs),
+        "host": host,
+        "port": port,
+        "already_added": (host, port) in known,
+    }
+
+
 @router.get("/cameras/discovered")
 async def discovered_cameras(node: Node, _caller: Admin) -> list[dict[str, Any]]:
-    """ONVIF cameras answering WS-Discovery on this node's interface."""
+    """ONVIF cameras answering a WS-Discovery probe on this node's interfaces."""
     try:
         wsd = importlib.import_module("discovery.wsdiscovery_client")
-    except ImportError:
+    except ImportError:  # WS-Discovery client not available: nothing found
         return []
-    found = await wsd.probe([node.config.listen_host], DISCOVERY_TIMEOUT_S)
-    known = {(c.get("onvif") or {}).get("host") for c in node.state.cameras()}
-    out = []
-    for camera in found:
-        item = dict(camera.__dict__) if hasattr(camera, "__dict__") else dict(camera)
-        item = {k: (list(v) if isinstance(v, tuple) else v) for k, v in item.items()}
-        item["already_added"] = item.get("host") in known
-        out.append(item)
-    return out
+    settings = node.config.discovery
+    try:
+        found = await wsd.probe(
+            discovery_interfaces(node),
+            settings.ws_discovery_timeout_s,
+            settings.ws_discovery_port,
+        )
+    except wsd.WSDiscoveryError as error:
+        raise ApiError(503, f"WS-Discovery: {error}") from None
+    known = {
+        (c["onvif"]["host"], int(c["onvif"]["port"]))
+        for c in node.state.cameras()
+        if c.get("onvif")
+    }
+    return [discovered_json(camera, known) for camera in found]
 
 
 @router.post("/cameras", status_code=201, response_model=CameraOut)

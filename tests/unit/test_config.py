@@ -86,7 +86,12 @@ def test_env_peers_and_foreign_variables() -> None:
             {"CAMKEEP_SEGMENT_SECONDS": "abc"},
             "segment_seconds: must be a number (from CAMKEEP_SEGMENT_SECONDS)",
         ),
-        ({"CAMKEEP_TOKEN_TTL_S": "1"}, "token_ttl_s: must be >= 10 (from CAMKEEP_TOKEN_TTL_S)"),
+        ({"CAMKEEP_TOKEN_TTL_S": "0.5"}, "token_ttl_s: must be >= 1 (from CAMKEEP_TOKEN_TTL_S)"),
+        (
+            {"CAMKEEP_DISCOVERY__INTERFACES": "127.0.0.1,eth0"},
+            "discovery.interfaces: 'eth0' is not an IPv4 address"
+            " (from CAMKEEP_DISCOVERY__INTERFACES)",
+        ),
         (
             {"CAMKEEP_PEERS": "ftp://x"},
             "peers: 'ftp://x' is not an http://HOST:PORT URL (from CAMKEEP_PEERS)",
