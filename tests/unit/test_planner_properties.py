@@ -82,6 +82,12 @@ def systems(draw, *, with_recorders: bool = True, mostly_up: bool = False) -> Sy
     return SystemView(server_list, cameras, recorders)
 
 
+# Systems nobody records yet (first plan after start-up).
+fresh_systems = st.one_of(
+    systems(with_recorders=False), systems(with_recorders=False, mostly_up=True)
+)
+
+
 def load_key(server: ServerView, used: int) -> tuple[Fraction, float, float, str]:
     return (
         Fraction(used, server.takeover_limit),
@@ -168,7 +174,7 @@ def test_every_rule_holds_for_random_systems(view):
 
 
 @BOUNDED
-@given(st.one_of(systems(with_recorders=False), systems(with_recorders=False, mostly_up=True)))
+@given(fresh_systems)
 def test_takeovers_spread_by_load_when_nothing_is_recorded_yet(view):
     result = plan(view)
     check_rules(view, result)
@@ -253,3 +259,52 @@ def test_failure_and_restore_sequences_keep_rules_and_stability(view, toggles):
         check_rules(next_view, next_result)
         check_stability(view, result, next_view, next_result)
         view, result = next_view, next_result
+
+
+def side_view(view: SystemView, side: set[str]) -> SystemView:
+    """What one side of a partition sees: servers on the other side look dead."""
+    servers_seen = [
+        ServerView(
+            s.id,
+            s.alive and s.id in side,
+            s.failover_enabled,
+            s.max_cameras,
+            s.cpu_percent,
+            s.net_bytes_per_s,
+        )
+        for s in view.servers
+    ]
+    return SystemView(servers_seen, view.cameras)
+
+
+@SEQUENCES
+@given(fresh_systems, st.data())
+def test_healed_partition_converges_without_needless_moves(view, data):
+    ids = [s.id for s in view.servers]
+    side_a = set(data.draw(st.lists(st.sampled_from(ids), unique=True), label="side A"))
+    side_b = set(ids) - side_a
+    merged: dict[str, list[str]] = {}
+    for side in (side_a, side_b):
+        seen = side_view(view, side)
+        side_plan = plan(seen)
+        check_rules(seen, side_plan)
+        for camera_id, server_id in side_plan.placement.items():
+            if server_id is not None:
+                merged.setdefault(camera_id, []).append(server_id)
+    healed = SystemView(view.servers, view.cameras, merged)
+    result = plan(healed)
+    check_rules(healed, result)
+    for camera in healed.cameras:
+        recorders = healed.recorders.get(camera.id, ())
+        if healed.home_alive(camera):
+            continue  # failback to the home, checked by check_rules
+        eligible = [s for s in recorders if healed.server(s).can_take_over]
+        if eligible and camera.priority is not Priority.NEVER:
+            # Kept on one of the servers already recording it: no move, no gap.
+            assert result.server_for(camera.id) == eligible[0]
+    for change in plan_changes(healed.recorders, result):
+        if change.start_on is not None:
+            camera = next(c for c in healed.cameras if c.id == change.camera_id)
+            assert change.start_on == camera.home_server_id or not any(
+                healed.server(s).can_take_over for s in healed.recorders.get(camera.id, ())
+            )
