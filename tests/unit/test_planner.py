@@ -402,3 +402,32 @@ def test_bad_input_is_refused_with_a_clear_error(build, message):
 def test_priority_accepts_wire_strings():
     assert CameraView("c", "a", "high").priority.rank == 3
     assert CameraView("c", "a", "never").priority.rank == 0
+
+
+def test_planner_modules_stay_pure():
+    """No asyncio, sqlite3, av, sockets or clocks: only these imports are allowed."""
+    import ast
+    from pathlib import Path
+
+    allowed = {
+        "__future__",
+        "collections.abc",
+        "dataclasses",
+        "enum",
+        "fractions",
+        "itertools",
+        "math",
+        "types",
+        "node.planner_model",
+    }
+    root = Path(__file__).resolve().parents[2] / "node"
+    for path in sorted(root.glob("planner*.py")):
+        tree = ast.parse(path.read_text())
+        for item in ast.walk(tree):
+            if isinstance(item, ast.Import):
+                names = {alias.name for alias in item.names}
+            elif isinstance(item, ast.ImportFrom):
+                names = {item.module or ""}
+            else:
+                continue
+            assert names <= allowed, f"{path.name} imports {sorted(names - allowed)}"
