@@ -42,6 +42,8 @@ T = TypeVar("T")
 NETNS_PREFIX = "ckt-"  # every namespace this harness makes: ckt-<pid>-<lan>-<role>
 _NAME_RE = re.compile(r"^ckt-(\d+)-\d+-(?:sw|h\d+)$")
 _CLONE_NEWNET = 0x40000000
+_WORKDIR_PREFIX = "camkeep-lan-"  # + <pid>-<lan>-<random>, in the temp folder
+_WORKDIR_RE = re.compile(r"^camkeep-lan-(\d+)-\d+-")
 _NFT_TABLE = "camkeep_test"
 _COMMAND_TIMEOUT_S = 10.0
 _KILL_WAIT_S = 5.0
@@ -154,13 +156,18 @@ def _pid_alive(pid: int) -> bool:
 
 
 def sweep_stale_namespaces() -> list[str]:
-    """Delete namespaces of earlier runs whose creating process is gone (SIGKILLed)."""
+    """Delete namespaces (and work folders) of earlier runs whose creating process is
+    gone (SIGKILLed): their leftover processes are killed first."""
     removed = []
     for name in _netns_names():
         match = _NAME_RE.match(name)
         if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
             _delete_netns(name)
             removed.append(name)
+    for path in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*"):
+        match = _WORKDIR_RE.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
     return removed
 
 
@@ -377,6 +384,8 @@ class Host:
         self.drop_outgoing_percent(100, to_host=other)
 
     def remove_rule(self, rule_id: str) -> None:
+        if rule_id not in self._rule_handles:
+            raise ValueError(f"{self.name} has no rule {rule_id!r}")
         chain, handle = self._rule_handles.pop(rule_id)
         nft = ["ip", "netns", "exec", self.netns, "nft"]
         _run([*nft, "delete", "rule", "inet", _NFT_TABLE, chain, "handle", handle])
@@ -441,7 +450,7 @@ class Lan:
         self.subnet = f"10.213.{octet}.0/24"
         self._base = f"10.213.{octet}."
         self.switch_netns = f"{NETNS_PREFIX}{os.getpid()}-{self.id}-sw"
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"camkeep-lan{self.id}-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-{self.id}-"))
         self.hosts: list[Host] = []
         self._closed = False
         self._n_hosts = n_hosts
@@ -515,10 +524,12 @@ class Lan:
                         host.drop_incoming_percent(100, from_host=other)
 
     def heal(self) -> None:
+        """Undo split(), block(), loss rules, disconnect() and link_down() everywhere."""
         for host in self.hosts:
             host.clear_rules()
             with contextlib.suppress(NetnsError):
                 host.reconnect()
+                host.link_up()
 
     def namespaces(self) -> list[str]:
         return [self.switch_netns, *(h.netns for h in self.hosts)]

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import netns
 import pytest
@@ -262,3 +263,37 @@ def test_a_camkeep_node_runs_in_each_host(lan) -> None:
     assert (health["name"], health["state"]) == ("h1", "undefined")
     a.kill9(nodes["h1"])
     assert b.call(_connect_refused, a.address, 7480)
+
+
+def test_namespaces_of_a_sigkilled_run_are_swept_by_the_next(tmp_path) -> None:
+    reason = netns.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(netns.__file__.rsplit('/', 1)[0])!r})\n"
+        "import netns\n"
+        "cm = netns.lan(1)\n"
+        "net = cm.__enter__()  # never exited: the process is SIGKILLed\n"
+        "net.hosts[0].popen(['sleep', '120'])\n"
+        "print(' '.join(net.namespaces()), net.workdir, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        *names, workdir = child.stdout.readline().split()
+        host_ns = names[1]
+        netns.wait_until(lambda: netns._netns_pids(host_ns), 10, what="sleep in the host")
+        orphans = netns._netns_pids(host_ns)
+    finally:
+        child.kill()  # no cleanup can run: the namespaces and the sleep stay behind
+        child.wait()
+        child.stdout.close()
+    assert set(names) <= set(netns._netns_names())
+    removed = netns.sweep_stale_namespaces()
+    assert set(names) <= set(removed)
+    assert not set(names) & set(netns._netns_names())
+    assert not Path(workdir).exists()
+    for pid in orphans:
+        assert not netns._pid_alive(pid) or _is_zombie(pid)
