@@ -27,8 +27,8 @@ import random
 from collections import Counter
 from typing import Any
 
-from node.gossip_codec import payload_size
-from node.membership_queue import BroadcastQueue, retransmit_limit, suspicion_timeout
+from node.membership_pack import PayloadPacker
+from node.membership_queue import suspicion_timeout
 from node.membership_state import (
     MemberRecord,
     Probe,
@@ -51,17 +51,13 @@ from node.membership_wire import (
     LoadEntry,
     WireError,
     check_node_id,
-    chunk_entries,
     entry_to_json,
-    load_to_json,
     parse_payload,
-    size_of,
     validate_load,
 )
 
 LIVE: frozenset[MemberState] = frozenset({"alive", "suspect"})
 MAX_MEMBERS = 1024  # only authenticated peers get here; a bound all the same
-_LIST_OVERHEAD = 16  # ',"u":[],"l":[]' and a margin
 
 
 class Membership:
@@ -82,11 +78,11 @@ class Membership:
         self.stats: Counter[str] = Counter()
         self._rng = rng or random.Random(self_id)
         self._members: dict[str, MemberRecord] = {}
-        self._queue = BroadcastQueue()
+        self._packer = PayloadPacker(self.config)
+        self._queue = self._packer.queue
         self._events: list[MemberEvent] = []
         self._load: LoadReport | None = None
         self._load_seq = 0
-        self._load_cursor = 0
         self._seq = 0
         self._probe: Probe | None = None
         self._probe_order: list[str] = []
@@ -471,53 +467,28 @@ class Membership:
         updates: bool,
         loads: bool,
     ) -> Message:
-        """Fill the payload up to the byte budget: forced entries, then queued updates,
-        then this node's load, then a rotating few of the others' loads."""
-        payload = {**base, "me": entry_to_json(self._me())}
-        budget = self.config.max_payload_bytes - payload_size(payload) - _LIST_OVERHEAD
-        entries = list(first or [])
-        budget -= sum(size_of(x) for x in entries)
-        own_load = None
-        if loads and self._load is not None:
-            own_load = load_to_json(LoadEntry(self.self_id, self.epoch, self._load_seq, self._load))
-            budget -= size_of(own_load)
-        if updates:
-            limit = retransmit_limit(self.config.retransmit_mult, len(self._members) + 1)
-            taken, used = self._queue.take(budget, limit)
-            entries += taken
-            budget -= used
-        if entries:
-            payload["u"] = entries
+        own, others = None, []
         if loads:
-            payload["l"] = ([own_load] if own_load else []) + self._other_loads(budget)
-        return self._message(msg_type, payload)
-
-    def _other_loads(self, budget: int) -> list[dict[str, Any]]:
-        known = sorted(
-            (m for m in self._members.values() if m.load is not None and m.state in LIVE),
-            key=lambda m: m.node_id,
+            if self._load is not None:
+                own = LoadEntry(self.self_id, self.epoch, self._load_seq, self._load)
+            others = [
+                LoadEntry(m.node_id, m.load_key[0], m.load_key[1], m.load)
+                for m in sorted(self._live(), key=lambda m: m.node_id)
+                if m.load is not None
+            ]
+        payload = self._packer.pack(
+            base,
+            self._me(),
+            members=len(self._members) + 1,
+            first=first or (),
+            own_load=own,
+            other_loads=others,
+            updates=updates,
         )
-        chosen: list[dict[str, Any]] = []
-        for _ in range(min(len(known), self.config.loads_per_message)):
-            m = known[self._load_cursor % len(known)]
-            assert m.load is not None
-            wire = load_to_json(LoadEntry(m.node_id, m.load_key[0], m.load_key[1], m.load))
-            cost = size_of(wire)
-            if cost > budget:
-                break
-            chosen.append(wire)
-            budget -= cost
-            self._load_cursor += 1
-        return chosen
+        return self._message(msg_type, payload)
 
     def _sync_to(self, node_id: str | None, address: str, *, request: bool) -> list[Outgoing]:
         """Our whole member table (and ourselves), in as many datagrams as it takes."""
-        entries = [entry_to_json(self._me())]
-        entries += [entry_to_json(m.entry()) for m in self._members.values()]
-        base_size = payload_size({"r": request, "me": entries[0]}) + _LIST_OVERHEAD + 8
-        chunks = chunk_entries(entries, self.config.max_payload_bytes - base_size)
-        out = []
-        for i, chunk in enumerate(chunks):
-            payload = {"r": request and i == 0, "m": chunk, "me": entries[0]}
-            out.append(Outgoing(node_id, address, self._message("sync", payload)))
-        return out
+        table = [m.entry() for m in self._members.values()]
+        payloads = self._packer.sync_payloads(self._me(), table, request=request)
+        return [Outgoing(node_id, address, self._message("sync", p)) for p in payloads]
