@@ -24,9 +24,15 @@ Rules (seed manual 1 and 2.2, DESIGN.md §4 points 6-10, issue 5):
    room for it, even if load is now uneven; load only chooses where *new*
    takeovers go. If several servers record it (a healed partition), it stays on
    the first of them by id that is an eligible backup with room, so every node
-   picks the same one. Such a camera moves only when its home returns (failback), its
-   backup dies or turns failover off or lowers its limit, or a higher-priority
-   camera needs its channel.
+   picks the same one. Such a camera moves only when its home returns
+   (failback), its backup dies, turns failover off or lowers its limit, or a
+   higher-priority camera needs its channel.
+
+Nodes agree on a plan only as far as they agree on the view: CPU and network
+load are gossiped and may differ for a moment between nodes. Rule 5 bounds the
+damage: loads only steer new takeovers, and once one server records a camera
+every node keeps it there; two nodes starting the same camera at once converge
+to one recorder by the healed-partition rule.
 
 Order of work, all in id order: own cameras; then kept takeovers (by priority,
 then id, while the backup has room); then the remaining takeovers tier by tier
