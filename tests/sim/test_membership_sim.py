@@ -207,3 +207,27 @@ def test_forged_and_replayed_datagrams_are_rejected_and_change_nothing() -> None
     cluster.network.send("6.6.6.6:1", target.address, replay)
     cluster.run(0.1)
     assert target.rejected["stale"] == 1
+
+
+def test_two_node_system_detects_kill_within_bound() -> None:
+    config = MembershipConfig()
+    cluster = SimCluster(2, seed=12, config=config)
+    cluster.run_until_converged(5.0)
+    cluster.run(2.0)
+    killed_at = cluster.clock.now
+    cluster.kill("n001")
+    cluster.run(config.detection_bound_s)
+    dead = cluster.first_event("n000", "dead", "n001", killed_at)
+    assert dead is not None and dead.at - killed_at <= config.detection_bound_s
+
+
+def test_node_that_left_can_join_again_after_restart() -> None:
+    cluster = SimCluster(3, seed=13)
+    cluster.run_until_converged(5.0)
+    cluster.nodes["n002"].leave()
+    cluster.run(2.0)
+    assert cluster.states_seen_by("n000")["n002"] == "left"
+    rejoined_at = cluster.clock.now
+    cluster.start("n002", seed_peer="n000")
+    cluster.run_until_converged(5.0)
+    assert cluster.first_event("n000", "joined", "n002", rejoined_at)
