@@ -44,6 +44,7 @@ PeerCallback = Callable[[PeerEvent, PeerInfo], None]
 DEFAULT_TTL_S = 120  # record TTL; a silent (killed) peer expires after this
 RESOLVE_TIMEOUT_MS = 3000
 _MAX_WARNED = 256  # remember this many bad records so each is logged once
+MAX_INSTANCES = 1024  # instances tracked at once: a flood of fake ones cannot grow memory
 
 
 class MdnsError(RuntimeError):
@@ -188,6 +189,9 @@ class MdnsPeers:
         if state_change is ServiceStateChange.Removed:
             self._known_names.discard(name)
             self._forget(name)
+            return
+        if name not in self._known_names and len(self._known_names) >= MAX_INSTANCES:
+            self._warn_once("*", f"more than {MAX_INSTANCES} instances: ignoring new ones")
             return
         self._known_names.add(name)
         task = asyncio.get_running_loop().create_task(self._resolve(name))
