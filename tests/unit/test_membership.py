@@ -355,3 +355,46 @@ def test_fuzz_on_message_never_raises(kind: str, me: Any, rest: Any) -> None:
     m.on_message(Message(kind, "peer", payload), 1.0)
     m.on_tick(2.0)
     m.members()
+
+
+valid_entry = st.builds(
+    entry,
+    st.sampled_from(["me", "a", "b", "c"]),
+    st.integers(0, 5),
+    st.sampled_from(["a", "s", "d", "l"]),
+    st.integers(0, 2),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from(["ping", "ack", "ping_req", "gossip", "sync"]),
+            st.lists(valid_entry, max_size=4),
+            st.floats(0, 0.5),
+        ),
+        max_size=30,
+    )
+)
+@settings(max_examples=200)
+def test_property_valid_message_sequences_keep_invariants(steps: list) -> None:
+    m = node()
+    now, last_version = 0.0, (m.epoch, m.incarnation)
+    for sender, kind, updates, dt in steps:
+        now += dt
+        body: dict[str, Any] = {"u": updates}
+        if kind in ("ping", "ping_req"):
+            body |= {"t": "me" if kind == "ping" else "c", "ta": "c:1", "k": 1}
+        elif kind == "ack":
+            body["k"] = 1
+        m.on_message(msg(sender, kind, **body), now)
+        m.on_tick(now)
+        version = (m.epoch, m.incarnation)
+        assert version >= last_version  # our own version never goes back
+        last_version = version
+        views = m.members()
+        assert views["me"].state == "alive"
+        assert all(v.state in ("alive", "suspect", "dead", "left") for v in views.values())
+        deadline = m.next_deadline()
+        assert deadline is None or deadline > now - 1e-9
