@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -80,17 +80,36 @@ def _required_role(route: APIRoute) -> str | None:
     return None
 
 
-def _mark_roles(app: FastAPI) -> None:
-    """Publish each route's role in OpenAPI; refuse to start with an unguarded route."""
-    for route in app.routes:
+def _mark_roles(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """Publish each route's role in OpenAPI (`x-required-role`, null for public
+    routes); refuse to start with an unguarded route."""
+    roles: dict[tuple[str, str], str | None] = {}
+    for route in (r for router in routers for r in router.routes):
         if not isinstance(route, APIRoute):
             continue
         role = _required_role(route)
         if role is None and route.path not in PUBLIC_ROUTES:
             raise RuntimeError(f"route {route.path} has no role check")
-        extra: dict[str, Any] = dict(route.openapi_extra or {})
-        extra["x-required-role"] = role
-        route.openapi_extra = extra
+        for method in route.methods:
+            roles[(method.lower(), route.path)] = role
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_openapi()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            for path, item in schema.get("paths", {}).items():
+                for method, operation in item.items():
+                    role = roles.get((method, path))
+                    operation["x-required-role"] = role
+                    if role is not None:
+                        operation["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(node: NodeRuntime) -> FastAPI:
@@ -112,8 +131,12 @@ def create_app(node: NodeRuntime) -> FastAPI:
     )
     app.state.node = node
     install_error_handlers(app)
-    for module in (system_routes, server_routes, camera_routes, recording_routes, event_routes):
-        app.include_router(module.router)
-    _mark_roles(app)
+    routers = [
+        m.router
+        for m in (system_routes, server_routes, camera_routes, recording_routes, event_routes)
+    ]
+    for router in routers:
+        app.include_router(router)
+    _mark_roles(app, routers)
     app.add_middleware(BodyLimit)
     return app
