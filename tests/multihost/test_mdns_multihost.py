@@ -87,3 +87,14 @@ def test_a_killed_participant_expires_with_its_ttl(lan) -> None:
     # the same node restarted is found again, although h1 still caches its PTR record
     p2 = h2.popen([sys.executable, PARTICIPANT, h2.address, "node-2", ttl], log_name="mdns2")
     netns.wait_until(lambda: "node-2" in _peers_seen(h1, p1), 15, what="h2 to come back")
+
+
+def test_discovery_works_through_20_percent_loss(lan, nft_available) -> None:
+    net = lan(2)
+    h1, h2 = net.hosts
+    h1.drop_incoming_percent(20)  # every packet into h1, from anyone
+    h2.drop_incoming_percent(20)
+    p1 = h1.popen([sys.executable, PARTICIPANT, h1.address, "node-1"], log_name="mdns")
+    p2 = h2.popen([sys.executable, PARTICIPANT, h2.address, "node-2"], log_name="mdns")
+    netns.wait_until(lambda: "node-2" in _peers_seen(h1, p1), 20, what="h1 to see h2")
+    netns.wait_until(lambda: "node-1" in _peers_seen(h2, p2), 20, what="h2 to see h1")

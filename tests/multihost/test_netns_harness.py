@@ -83,6 +83,12 @@ def test_multicast_crosses_the_bridge(lan) -> None:
         for sock in members:
             data, (source, _) = sock.recvfrom(64)
             assert (data, source) == (b"hello", a.address)
+        if netns.nft_unavailable_reason() is None:  # loss rules apply to multicast too
+            c.drop_incoming_percent(100, from_host=a)
+            a.call(send_multicast)
+            assert members[0].recv(64) == b"hello"
+            with pytest.raises(TimeoutError):
+                members[1].recv(64)
     finally:
         for sock in members:
             sock.close()
