@@ -43,6 +43,11 @@ from emulator.wsdiscovery_messages import (
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3702
+# Replies and announcements go out in small batches so a burst for 128 cameras does not
+# overflow a client's receive buffer (~200 KiB on Linux); 128 cameras take ~80 ms, well
+# within WS-Discovery's APP_MAX_DELAY of 500 ms.
+SEND_BATCH = 16  # datagrams
+SEND_BATCH_INTERVAL_S = 0.01
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
@@ -88,6 +93,7 @@ class WSDiscoveryResponder:
         self._unicast: socket.socket | None = None
         self._ifindex = 0
         self._logged_bad_input = False
+        self._pending: set[asyncio.TimerHandle] = set()
         self.probes_answered = 0
 
     def _seq(self) -> AppSequence:
@@ -118,8 +124,7 @@ class WSDiscoveryResponder:
         self._unicast, self._multicast = unicast, multicast
         loop.add_reader(unicast.fileno(), self._on_readable, unicast, False)
         loop.add_reader(multicast.fileno(), self._on_readable, multicast, True)
-        for camera in self.cameras:
-            self._send_multicast(build_hello(camera, self._seq()))
+        await self._announce([build_hello(camera, self._seq()) for camera in self.cameras])
         log.info(
             "WS-Discovery on %s:%d (ifindex %d) for %d cameras",
             self.host,
@@ -131,8 +136,10 @@ class WSDiscoveryResponder:
     async def stop(self) -> None:
         if self._unicast is None:
             return
-        for camera in self.cameras:
-            self._send_multicast(build_bye(camera, self._seq()))
+        for handle in self._pending:
+            handle.cancel()
+        self._pending.clear()
+        await self._announce([build_bye(camera, self._seq()) for camera in self.cameras])
         loop = asyncio.get_running_loop()
         for sock in (self._unicast, self._multicast):
             if sock is not None:
@@ -141,8 +148,35 @@ class WSDiscoveryResponder:
                 sock.close()
         self._unicast = self._multicast = None
 
-    def _send_multicast(self, data: bytes) -> None:
-        self._send(data, (MULTICAST_GROUP, self.port))
+    async def _announce(self, datagrams: list[bytes]) -> None:
+        for start in range(0, len(datagrams), SEND_BATCH):
+            if start:
+                await asyncio.sleep(SEND_BATCH_INTERVAL_S)
+            for data in datagrams[start : start + SEND_BATCH]:
+                self._send(data, (MULTICAST_GROUP, self.port))
+
+    def _send_paced(self, datagrams: list[bytes], address: tuple[str, int]) -> None:
+        """First batch now, the others SEND_BATCH_INTERVAL_S apart (cancelled by stop())."""
+        for batch_number, start in enumerate(range(0, len(datagrams), SEND_BATCH)):
+            batch = datagrams[start : start + SEND_BATCH]
+            if batch_number == 0:
+                self._send_batch(batch, address)
+            else:
+                self._send_batch_later(batch_number * SEND_BATCH_INTERVAL_S, batch, address)
+
+    def _send_batch_later(self, delay_s: float, batch: list[bytes], address: tuple) -> None:
+        handle: list[asyncio.TimerHandle] = []
+
+        def fire() -> None:
+            self._pending.discard(handle[0])
+            self._send_batch(batch, address)
+
+        handle.append(asyncio.get_running_loop().call_later(delay_s, fire))
+        self._pending.add(handle[0])
+
+    def _send_batch(self, batch: list[bytes], address: tuple[str, int]) -> None:
+        for data in batch:
+            self._send(data, address)
 
     def _send(self, data: bytes, address: tuple[str, int]) -> None:
         if self._unicast is None:
@@ -189,8 +223,8 @@ class WSDiscoveryResponder:
             return
         if isinstance(message, Probe):
             matched = [c for c in self.cameras if camera_matches(c, message)]
-            for camera in matched:
-                self._send(build_probe_matches(camera, message.message_id, self._seq()), sender)
+            replies = [build_probe_matches(c, message.message_id, self._seq()) for c in matched]
+            self._send_paced(replies, sender)
             self.probes_answered += 1
         elif isinstance(message, Resolve):
             for camera in self.cameras:

@@ -189,3 +189,30 @@ async def test_two_responders_share_the_port(port: int, client: socket.socket) -
         client.sendto(build_probe("shared"), (MULTICAST_GROUP, port))
         found = matches_by_xaddr(await answers(client), "shared")
     assert set(found) == {c.onvif_url for c in first + second}
+
+
+async def test_128_cameras_all_answer_one_probe(port: int, client: socket.socket) -> None:
+    # One burst of 128 ProbeMatches would overflow the client's receive buffer (the
+    # client here shares the event loop, so it cannot read during a burst): replies are
+    # paced in batches, and every one arrives.
+    cams = cameras(128, first_port=20000)
+    async with responder(cams, port):
+        client.sendto(build_probe("many"), (HOST, port))
+        found = matches_by_xaddr(await answers(client), "many")
+    assert set(found) == {c.onvif_url for c in cams}
+
+
+async def test_stop_cancels_paced_replies(port: int, client: socket.socket) -> None:
+    running = WSDiscoveryResponder(cameras(64, first_port=20000), HOST, port)
+    await running.start()
+    try:
+        client.sendto(build_probe("cut"), (HOST, port))
+        async with asyncio.timeout(5):
+            while running.probes_answered == 0:
+                await asyncio.sleep(0)  # stop right after the first batch went out
+    finally:
+        await running.stop()
+    got = matches_by_xaddr(await answers(client), "cut")
+    assert 0 < len(got) < 64
+    await asyncio.sleep(0.1)
+    assert await receive_all(client) == []  # nothing sent after stop()
