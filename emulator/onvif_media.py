@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from emulator.camera import CameraSpec, StreamSettings
 from emulator.onvif_device import SNAPSHOT_PATH, base_url, media_service_capabilities_xml
-from emulator.soap import SoapFault, attr, invalid_arg, text
+from emulator.soap import attr, invalid_arg, text
 
 PROFILE_TOKENS = ("main", "sub")
 VIDEO_SOURCE_TOKEN = "VideoSource_1"
@@ -198,5 +198,3 @@ MEDIA_OPERATIONS = {
     "GetSnapshotUri": get_snapshot_uri,
     "GetServiceCapabilities": get_media_service_capabilities,
 }
-
-__all__ = ["MEDIA_OPERATIONS", "PROFILE_TOKENS", "SoapFault", "snapshot_url", "stream_settings"]

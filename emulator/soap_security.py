@@ -13,7 +13,7 @@ import hmac
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
-from emulator.soap import SoapFault, UsernameToken, not_authorized
+from emulator.soap import UsernameToken, not_authorized
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # a Created further from now than this is refused
 NONCE_CACHE_SIZE = 4096  # remembered (nonce, created) pairs for replay refusal
@@ -82,7 +82,3 @@ def check_username_token(
         raise not_authorized("Created is too far from the device clock")
     if nonces is not None and nonces.seen_before(f"{token.nonce}|{token.created}"):
         raise not_authorized("Nonce already used")
-
-
-def describe(fault: SoapFault) -> str:
-    return f"{fault.code}/{'/'.join(fault.subcodes)}: {fault.reason}"
