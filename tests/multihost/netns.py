@@ -215,7 +215,12 @@ class Host:
         """Start `argv` inside this host. stdout+stderr go to a log file unless given;
         `proc.log_path` names it and `host.log(proc)` reads it. The process is
         SIGKILLed at the latest when the LAN closes."""
-        log_path = self.lan.workdir / f"{self.name}-{log_name or len(self._procs) + 1}.log"
+        stem = f"{self.name}-{log_name or len(self._procs) + 1}"
+        log_path = self.lan.workdir / f"{stem}.log"
+        for attempt in itertools.count(2):  # a restarted process gets a log of its own
+            if not log_path.exists():
+                break
+            log_path = self.lan.workdir / f"{stem}-{attempt}.log"
         log_file = None
         if "stdout" not in kwargs:
             log_file = open(log_path, "wb")  # noqa: SIM115 - closed below, child keeps its copy

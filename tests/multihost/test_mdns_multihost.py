@@ -84,8 +84,9 @@ def test_a_killed_participant_expires_with_its_ttl(lan) -> None:
     netns.wait_until(lambda: "node-2" in _peers_seen(h1, p1), DISCOVERY_TIMEOUT_S, what="h1->h2")
     h2.kill9(p2)  # no goodbye
     netns.wait_until(lambda: "node-2" not in _peers_seen(h1, p1), 15, what="h2 to expire")
-    # the same node restarted is found again, although h1 still caches its PTR record
-    p2 = h2.popen([sys.executable, PARTICIPANT, h2.address, "node-2", ttl], log_name="mdns2")
+    # the same node restarted (log h2-mdns-2.log) is found again, although h1 still
+    # caches its PTR record
+    p2 = h2.popen([sys.executable, PARTICIPANT, h2.address, "node-2", ttl], log_name="mdns")
     netns.wait_until(lambda: "node-2" in _peers_seen(h1, p1), 15, what="h2 to come back")
 
 
