@@ -20,6 +20,8 @@ CLOSE_UNDEFINED = 4409
 @router.websocket("/events")
 async def events(websocket: WebSocket, token: str | None = None) -> None:
     node = websocket.app.state.node
+    # accept first, then close with a reason: a refused handshake would only say 403
+    await websocket.accept()
     if not node.state.is_member():
         await websocket.close(CLOSE_UNDEFINED, "this server is undefined")
         return
@@ -28,7 +30,6 @@ async def events(websocket: WebSocket, token: str | None = None) -> None:
     except ApiError as error:
         await websocket.close(CLOSE_UNAUTHORIZED, error.reason)
         return
-    await websocket.accept()
     queue = node.events.subscribe()
     reader = asyncio.create_task(_drain(websocket))
     try:
