@@ -44,6 +44,27 @@ def free_port(host: str = HOST) -> int:
         return probe.getsockname()[1]
 
 
+def free_port_block(count: int, host: str = HOST) -> int:
+    """First of `count` consecutive free TCP ports."""
+    for _ in range(200):
+        base = free_port(host)
+        if base + count > 65535:
+            continue
+        probes: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 def camkeep_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "node.cli", *args]
 
