@@ -38,6 +38,7 @@ from emulator.stream import StreamPath, Subscriber, UdpSockets
 log = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_S = 60.0
+IDLE_CONNECTION_S = 60.0  # a connection without a session is closed after this silence
 MAX_SESSIONS_PER_CONNECTION = 16
 MAX_SESSIONS = 8192
 SEND_BUFFER_BYTES = 512 * 1024  # kernel send buffer of each RTSP/TCP connection
@@ -84,6 +85,7 @@ class RtspConnection(asyncio.Protocol):
         self.sessions: dict[str, Session] = {}
         self.cameras: set[int] = set()  # cameras this connection has asked about
         self.peer_host = ""
+        self.last_activity = server.clock()
 
     # -- asyncio.Protocol --------------------------------------------------------
 
@@ -108,6 +110,7 @@ class RtspConnection(asyncio.Protocol):
                 self.server.end_session(session)
 
     def data_received(self, data: bytes) -> None:
+        self.last_activity = self.server.clock()
         self.buffer += data
         while self.buffer and self.transport and not self.transport.is_closing():
             try:
@@ -224,6 +227,12 @@ class RtspServer:
                 if now - session.last_activity > self.session_timeout_s:
                     log.info("session %s timed out", session.id)
                     self.end_session(session)
+            # A connection with no session that sends nothing (or half a request
+            # forever) is closed too.
+            idle_limit = max(self.session_timeout_s, IDLE_CONNECTION_S)
+            for connection in list(self.connections):
+                if not connection.sessions and now - connection.last_activity > idle_limit:
+                    connection.close()
 
     def end_session(self, session: Session) -> None:
         session.stream.path.remove(session.subscriber)
