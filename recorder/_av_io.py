@@ -21,6 +21,7 @@ from typing import Protocol
 import av
 
 from ._model import ExportError
+from ._mp4boxes import scan_file
 from ._timeline import SegmentClock, TimestampFixer
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class SegmentSink(Protocol):
         self, relpath: str, end_ms: int, size: int, bitrate_bps: float, fps: float
     ) -> None: ...
 
-    def segment_closed(self, relpath: str, end_ms: int, size: int) -> None: ...
+    def segment_closed(self, relpath: str, end_ms: int, size: int) -> None: ...  # 0: deleted
 
 
 def _now_ms() -> int:
@@ -76,12 +77,14 @@ def _failure(exc: BaseException, scrub: Callable[[str], str]) -> IngestFailure:
 
 
 def open_camera(url: str, stall_timeout_s: float) -> av.container.InputContainer:
-    """Open an RTSP camera over TCP. The socket timeout (µs) makes a stalled read fail
-    after `stall_timeout_s`; PyAV's interrupt callback bounds the whole open (only while
+    """Open an RTSP camera over TCP. The socket timeout makes a stalled read fail after
+    about `stall_timeout_s`; PyAV's interrupt callback bounds the whole open (only while
     opening: during reads it would take the GIL on every check)."""
     options = {
         "rtsp_transport": "tcp",
-        "timeout": str(int(stall_timeout_s * 1_000_000)),
+        # µs; FFmpeg's RTSP demuxer retries a timed-out read once before failing, so a
+        # stall surfaces after about twice this: use half the stall timeout.
+        "timeout": str(int(stall_timeout_s * 500_000)),
         "probesize": str(PROBE_SIZE_BYTES),
         "analyzeduration": str(ANALYZE_DURATION_US),
         "fflags": "+genpts",
@@ -93,7 +96,9 @@ def open_camera(url: str, stall_timeout_s: float) -> av.container.InputContainer
 class _SegmentWriter:
     __slots__ = ("audio", "container", "path", "relpath", "video")
 
-    def __init__(self, relpath: str, path: Path, video, audio, start_ms: int) -> None:
+    def __init__(
+        self, relpath: str, path: Path, video, audio, start_ms: int, size: tuple[int, int]
+    ) -> None:
         self.relpath = relpath
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,8 @@ class _SegmentWriter:
         try:
             self.container.metadata["comment"] = f"{START_TAG}{start_ms}"
             self.video = self.container.add_stream_from_template(video)
+            if not video.codec_context.width:  # probing ended before the camera's SPS
+                self.video.codec_context.width, self.video.codec_context.height = size
             if video.codec_context.name == "hevc":
                 self.video.codec_tag = "hvc1"  # the tag players (Apple, browsers) accept
             self.audio = self.container.add_stream_from_template(audio) if audio else None
@@ -158,8 +165,21 @@ class _Remuxer:
     def _open_segment(self, dts: int) -> None:
         start_ms = self.clock.start_segment(dts, self.now_ms())
         relpath, path = self.sink.claim_path(start_ms)
-        self.writer = _SegmentWriter(relpath, path, self.video, self.audio, start_ms)
+        self.writer = _SegmentWriter(
+            relpath, path, self.video, self.audio, start_ms, (self.width, self.height)
+        )
         self.sink.segment_opened(relpath, start_ms, self.codec, self.width, self.height)
+
+    def _learn_size(self, keyframe) -> bool:
+        """Picture size from decoding one keyframe, when probing did not find it (the
+        open gave up before the camera sent its parameter sets)."""
+        decoder = av.CodecContext.create(self.codec, "r")
+        if self.video.extradata:
+            decoder.extradata = self.video.extradata
+        with contextlib.suppress(av.FFmpegError):
+            decoder.decode(keyframe)
+        self.width, self.height = decoder.width, decoder.height
+        return bool(self.width and self.height)
 
     def _close_segment(self, end_dts: int) -> None:
         writer, self.writer = self.writer, None
@@ -169,7 +189,13 @@ class _Remuxer:
         try:
             writer.close()
         finally:
-            self.sink.segment_closed(writer.relpath, end_ms, writer.size())
+            size = writer.size()
+            if not size or scan_file(writer.path).fragments == 0:
+                # Nothing was written (the attempt failed at once): no empty files.
+                with contextlib.suppress(OSError):
+                    writer.path.unlink()
+                size = 0
+            self.sink.segment_closed(writer.relpath, end_ms, size)
 
     def run(self) -> str:
         """Remux until stopped or the stream ends; returns why it ended normally."""
@@ -199,6 +225,8 @@ class _Remuxer:
                         continue
                     dts, pts = fixed
                     if pkt.is_keyframe and clock.should_cut(dts, True):
+                        if not self.width and not self._learn_size(pkt):
+                            continue
                         if writer is not None:
                             self._close_segment(dts)
                         self._open_segment(dts)

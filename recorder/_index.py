@@ -184,6 +184,10 @@ class SegmentIndex:
     def update(self, path: str, *, end_ms: int, bytes_: int, open_: bool) -> None:
         self.apply_batch((), [(end_ms, bytes_, open_, path)])
 
+    def delete_paths(self, paths: Iterable[str]) -> None:
+        with self._lock:
+            self._conn.executemany("DELETE FROM segments WHERE path = ?", [(p,) for p in paths])
+
     def delete_ids(self, ids: Iterable[int]) -> None:
         with self._lock:
             self._conn.executemany("DELETE FROM segments WHERE id = ?", [(i,) for i in ids])

@@ -141,6 +141,7 @@ class CameraIngest:
                         state = ERROR
                 except _av_io.IngestFailure as failure:
                     last_error = str(failure)
+                    log.info("camera %s: attempt ended: %s", self.camera_id, last_error)
                     if failure.disk_full:
                         state = ERROR
                 except Exception as exc:  # a bug must not kill the supervisor

@@ -106,6 +106,7 @@ class RecorderService:
         self._open: dict[str, list] = {}  # relpath -> [camera_id, start_ms, end_ms]
         self._pending_inserts: dict[str, tuple] = {}
         self._pending_updates: dict[str, tuple[int, int, bool, str]] = {}
+        self._pending_deletes: list[str] = []
         self._flush_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self._storage_full = False
@@ -234,7 +235,12 @@ class RecorderService:
         elif kind == "closed":
             _, _, rel, end_ms, size = event
             self._open.pop(rel, None)
-            self._pending_updates[rel] = (end_ms, size, False, rel)
+            if size:
+                self._pending_updates[rel] = (end_ms, size, False, rel)
+            else:  # the file held nothing and was deleted
+                self._pending_updates.pop(rel, None)
+                if self._pending_inserts.pop(rel, None) is None:
+                    self._pending_deletes.append(rel)
         elif kind == "state" and current:
             _, _, state, error = event
             self._set_state(camera_id, state, error)
@@ -267,11 +273,15 @@ class RecorderService:
 
     async def _flush(self) -> None:
         async with self._flush_lock:
-            if self._index is None or not (self._pending_inserts or self._pending_updates):
+            pending = self._pending_inserts or self._pending_updates or self._pending_deletes
+            if self._index is None or not pending:
                 return
             inserts, self._pending_inserts = list(self._pending_inserts.values()), {}
             updates, self._pending_updates = list(self._pending_updates.values()), {}
+            deletes, self._pending_deletes = self._pending_deletes, []
             await asyncio.to_thread(self._index.apply_batch, inserts, updates)
+            if deletes:
+                await asyncio.to_thread(self._index.delete_paths, deletes)
 
     async def _apply_retention(self) -> None:
         await self._flush()
