@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_server_arguments(parser)
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("list", help="list the system's cameras with their status")
+    sub.add_parser("discovered", help="ONVIF cameras found by WS-Discovery near the server")
     show = sub.add_parser("show", help="one camera in detail (JSON)")
     show.add_argument("camera", help="camera id or name")
     add = sub.add_parser("add", help="add a camera by ONVIF address or RTSP URL")
@@ -106,6 +107,19 @@ def run(args: argparse.Namespace) -> int:
                             c["status"]["last_error"],
                         ]
                         for c in cameras
+                    ],
+                )
+            elif args.action == "discovered":
+                client.login()
+                found = with_spinner(
+                    "probing for ONVIF cameras",
+                    lambda: client.request("GET", "/api/v1/cameras/discovered"),
+                )
+                print_table(
+                    ["name", "address", "hardware", "added"],
+                    [
+                        [c["name"], f"{c['host']}:{c['port']}", c["hardware"], c["already_added"]]
+                        for c in found
                     ],
                 )
             elif args.action == "show":

@@ -196,8 +196,16 @@ class SystemState:
         camera = self.camera(camera_id)
         if camera is None:
             raise NotFound(f"no camera {camera_id!r}")
-        if "home_server_id" in changes and self.server(changes["home_server_id"]) is None:
-            raise Invalid(f"home_server_id: no server {changes['home_server_id']!r} in this system")
+        new_home = changes.get("home_server_id", camera.get("home_server_id"))
+        if new_home != camera.get("home_server_id"):
+            server = self.server(new_home)
+            if server is None:
+                raise Invalid(f"home_server_id: no server {new_home!r} in this system")
+            homed = sum(1 for c in self.cameras() if c.get("home_server_id") == new_home)
+            if homed >= int(server.get("licensed_channels", 128)):
+                raise Conflict(
+                    f"server {server.get('name', new_home)!r} has no free licensed channel"
+                )
         if "name" in changes and any(
             c["name"] == changes["name"] and c["id"] != camera_id for c in self.cameras()
         ):

@@ -152,3 +152,19 @@ def test_public_camera_has_no_credentials() -> None:
     shown = public_camera(cam, {"state": "recording"}, NODE)
     assert "secret-pw" not in repr(shown) and "password" not in shown and "username" not in shown
     assert shown["has_credentials"] is True
+
+
+def test_moving_a_camera_respects_the_new_home(state: SystemState) -> None:
+    one = state.add_camera(camera("one"))
+    with pytest.raises(Invalid, match="home_server_id"):
+        state.update_camera(one["id"], {"home_server_id": "elsewhere"})
+    state.store.put("server", "node-b", {"id": "node-b", "name": "b", "licensed_channels": 1})
+    assert (
+        state.update_camera(one["id"], {"home_server_id": "node-b"})["home_server_id"] == "node-b"
+    )
+    two = state.add_camera(camera("two"))
+    with pytest.raises(Conflict, match="licensed channel"):
+        state.update_camera(two["id"], {"home_server_id": "node-b"})
+    assert state.update_camera(one["id"], {"name": "uno"})["name"] == "uno"  # same home: fine
+    with pytest.raises(Conflict):
+        state.update_camera(one["id"], {"name": "two"})
