@@ -177,11 +177,13 @@ class NodeRuntime:
             self._loop.call_soon_threadsafe(self._changed, record)
 
     def _changed(self, record: Record) -> None:
+        # users and the system are named only to those who may list them: not here
+        private = record.kind in ("system", "user")
         self.events.publish(
             {
                 "type": "config_changed",
                 "kind": record.kind,
-                "key": record.key if record.kind != "system" else None,
+                "key": None if private else record.key,
                 "deleted": record.deleted,
             }
         )
