@@ -283,3 +283,22 @@ def test_events_websocket_needs_a_token(recording_node) -> None:
         with ws_connect(url) as socket, pytest.raises(ConnectionClosed) as closed:
             socket.recv(timeout=10)
         assert closed.value.rcvd.code == 4401
+
+
+def test_cameras_resume_recording_after_restart(recording_node) -> None:
+    node, cameras, token = recording_node
+    with node.api(token) as api:
+        camera_id = api.post(
+            "/api/v1/cameras", json={"name": "c", "rtsp_url": cameras.url(1, credentials=True)}
+        ).json()["id"]
+        state = f"/api/v1/cameras/{camera_id}"
+        wait_until(lambda: api.get(state).json()["status"]["state"] == "recording", 30, "recording")
+    assert node.stop() == 0
+    node.start()
+    with node.api(token) as api:  # the token outlives the restart (signed, not stored)
+        wait_until(
+            lambda: api.get(state).json()["status"]["state"] == "recording", 30, "recording again"
+        )
+        now = datetime.now(UTC)
+        params = {"start": iso(now - timedelta(minutes=5)), "end": iso(now)}
+        assert api.get(f"{state}/recordings", params=params).json()["periods"]
