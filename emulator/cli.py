@@ -71,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="encode continuously with the wall-clock time in the picture (costly; "
         "without it the time travels in RTCP SR and an SEI before every keyframe)",
     )
+    add(
+        "--fast-start",
+        action="store_true",
+        help="a new RTSP client first gets the current GOP from its last keyframe in a "
+        "burst (default: it starts at the next keyframe, up to one GOP later)",
+    )
     add("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="encoded-loop cache")
     add("--no-cache", action="store_true", help="always encode, never use the cache")
     add("--log-level", default="WARNING", help="logging level (WARNING)")
@@ -111,6 +117,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         session_timeout_s=args.session_timeout,
         client_buffer_bytes=args.client_buffer_limit,
         stuck_timeout_s=args.stuck_timeout,
+        fast_start=args.fast_start,
     )
 
 

@@ -139,7 +139,10 @@ def clock_sei_text(unix_time: float, camera_name: str) -> str:
 
 def sei_clock_nal(codec: str, unix_time: float, camera_name: str) -> bytes:
     """SEI user_data_unregistered NAL: camkeep UUID + 'UTC time camera=name'."""
-    payload = CLOCK_SEI_UUID.bytes + clock_sei_text(unix_time, camera_name).encode("utf-8")
+    # The name is cut so the SEI always fits one RTP packet (sequence numbers are
+    # predicted from a fixed packet count per access unit).
+    text = clock_sei_text(unix_time, camera_name[:200])
+    payload = CLOCK_SEI_UUID.bytes + text.encode("utf-8")[:400]
     size = len(payload)
     size_bytes = b"\xff" * (size // 255) + bytes((size % 255,))
     rbsp = b"\x05" + size_bytes + payload + b"\x80"  # payloadType 5, size, data, trailing bits

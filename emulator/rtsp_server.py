@@ -72,6 +72,14 @@ class Session:
 
 
 @dataclass
+class _Answer:
+    """A response, and what to do right after it is written (a fast-start burst)."""
+
+    response: RtspResponse
+    then: Callable[[], object]
+
+
+@dataclass
 class _Target:
     stream: ServedStream
     is_track: bool
@@ -289,10 +297,17 @@ class RtspServer:
         if response is None:  # offline camera: close without an answer
             connection.close()
             return
+        then = None
+        if isinstance(response, _Answer):
+            response, then = response.response, response.then
         response.cseq = request.cseq
         connection.reply(response)
+        if then is not None:
+            then()
 
-    def _dispatch(self, connection: RtspConnection, request: RtspRequest) -> RtspResponse | None:
+    def _dispatch(
+        self, connection: RtspConnection, request: RtspRequest
+    ) -> RtspResponse | _Answer | None:
         method = request.method
         if method not in METHODS:
             return RtspResponse(501)
@@ -432,8 +447,9 @@ class RtspServer:
         if session.stream is not target.stream:
             return RtspResponse(459)
         stream = session.stream
-        seq, rtptime = stream.path.next_keyframe_position()
-        if not session.playing:
+        if session.playing:
+            seq, rtptime = stream.path.next_keyframe_position()
+        else:
             session.playing = True
             if not session.udp:  # the TCP connection that carries media is this one
                 session.subscriber.tcp = connection.transport
@@ -441,14 +457,26 @@ class RtspServer:
                 session.connection.sessions.pop(session.id, None)
                 session.connection = connection
                 connection.sessions[session.id] = session
-            stream.path.add(session.subscriber)
-        track = f"rtsp://{self.host}:{self.port}{stream.key}/{TRACK_CONTROL}"
-        headers = [
+            # With fast start the GOP burst is written now, before this answer: send
+            # the answer first so the client reads it before the media.
+            if stream.path.fast_start:
+                return self._play_fast(connection, request, session)
+            seq, rtptime = stream.path.add(session.subscriber)
+        return RtspResponse(200, headers=self._play_headers(session, seq, rtptime))
+
+    def _play_headers(self, session: Session, seq: int, rtptime: int) -> list[tuple[str, str]]:
+        track = f"rtsp://{self.host}:{self.port}{session.stream.key}/{TRACK_CONTROL}"
+        return [
             ("Range", "npt=now-"),
             ("RTP-Info", f"url={track};seq={seq};rtptime={rtptime}"),
             self._session_header(session),
         ]
-        return RtspResponse(200, headers=headers)
+
+    def _play_fast(self, connection, request, session: Session) -> _Answer:
+        path = session.stream.path
+        seq, rtptime = path.first_position()
+        response = RtspResponse(200, headers=self._play_headers(session, seq, rtptime))
+        return _Answer(response, lambda: path.add(session.subscriber))
 
     def _pause(self, connection, request, target: _Target, session: Session | None):
         if session is None:

@@ -48,6 +48,7 @@ class EmulatorConfig:
     session_timeout_s: float = SESSION_TIMEOUT_S
     stuck_timeout_s: float = STUCK_TIMEOUT_S
     client_buffer_bytes: int = SOFT_BUFFER_BYTES
+    fast_start: bool = False  # a new client gets the current GOP at once (see stream.py)
     encode_workers: int = 0  # 0: one per CPU
 
 
@@ -203,6 +204,7 @@ async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
     for stream in streams:
         stream.path.stuck_timeout_s = config.stuck_timeout_s
         stream.path.soft_buffer_bytes = config.client_buffer_bytes
+        stream.path.fast_start = config.fast_start
     rtsp = RtspServer(streams, faults, host, rtsp_port, session_timeout_s=config.session_timeout_s)
     pacer = Pacer([s.path for s in streams])
     running = RunningEmulator(config, cameras, faults, streams, rtsp, pacer)

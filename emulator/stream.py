@@ -10,7 +10,11 @@ Serving is cheap by construction:
 
 A client that joined starts at the next keyframe (at most one GOP, 2 s by default):
 simple, and every client sees a decodable stream from its first packet. RTP-Info in
-the PLAY answer predicts that keyframe's first sequence number and timestamp.
+the PLAY answer predicts that keyframe's first sequence number and timestamp. With
+`fast_start` (`--fast-start`), a new client instead gets the current GOP at once, from
+its last keyframe, in one burst (the very packets, sequence numbers and timestamps
+the path already sent), then the live frames: video from the first instant, which
+shortens a recorder's failover. Live-clock streams always wait for the next keyframe.
 
 A client that does not read fast enough has its frames dropped until its write buffer
 drains (then it resumes at a keyframe); one stuck for `stuck_timeout_s` is closed.
@@ -81,6 +85,7 @@ class StreamPath:
     udp: UdpSockets | None = None
     soft_buffer_bytes: int = SOFT_BUFFER_BYTES
     stuck_timeout_s: float = STUCK_TIMEOUT_S
+    fast_start: bool = False
     subscribers: list[Subscriber] = field(default_factory=list)
     ssrc: int = field(default_factory=lambda: random.getrandbits(32))
     seq: int = field(default_factory=lambda: random.getrandbits(16))
@@ -92,6 +97,7 @@ class StreamPath:
     packets_sent: int = 0
     octets_sent: int = 0
     _next_report_frame: int = 0
+    _gop_start: tuple[int, int, int] | None = None  # (frame, unit index, seq) of last keyframe
 
     @property
     def parameter_sets(self) -> dict[str, bytes]:
@@ -108,9 +114,24 @@ class StreamPath:
 
     # -- clients ---------------------------------------------------------------
 
-    def add(self, subscriber: Subscriber) -> None:
+    def add(self, subscriber: Subscriber) -> tuple[int, int]:
+        """Start sending to `subscriber`; (seq, RTP timestamp) of the first packet it gets."""
         subscriber.waiting_keyframe = True
         self.subscribers.append(subscriber)
+        if self._can_burst():
+            return self._send_burst(subscriber)
+        return self.next_keyframe_position()
+
+    def _can_burst(self) -> bool:
+        return self.fast_start and not self.stalled and bool(self.loop) and bool(self._gop_start)
+
+    def first_position(self) -> tuple[int, int]:
+        """(seq, RTP timestamp) of the first packet `add` would send to a new client now."""
+        if self._can_burst():
+            assert self._gop_start is not None
+            frame, _, seq = self._gop_start
+            return seq & 0xFFFF, self.timestamp_of(frame)
+        return self.next_keyframe_position()
 
     def remove(self, subscriber: Subscriber) -> None:
         if subscriber in self.subscribers:
@@ -133,6 +154,47 @@ class StreamPath:
 
     # -- sending ----------------------------------------------------------------
 
+    def _packets(self, unit: AccessUnit, frame: int, seq: int) -> list[bytes]:
+        """RTP packets of `unit` sent as frame number `frame` from sequence number `seq`."""
+        ts, ssrc = self.timestamp_of(frame), self.ssrc
+        if unit.keyframe:
+            payloads = self._payloads_with_clock(unit, self.wall_of(frame))
+        else:
+            payloads = unit.payloads
+        last = len(payloads) - 1
+        return [
+            rtp_header(i == last, seq + i, ts, ssrc) + payload for i, payload in enumerate(payloads)
+        ]
+
+    def _send_burst(self, subscriber: Subscriber) -> tuple[int, int]:
+        """Send the current GOP (from its keyframe to the last frame sent) at once."""
+        assert self.loop is not None and self._gop_start is not None
+        units = self.loop.units
+        frame, index, seq = self._gop_start
+        first = (seq & 0xFFFF, self.timestamp_of(frame))
+        burst: list[bytes] = []
+        while frame < self.frame_number:
+            packets = self._packets(units[index], frame, seq)
+            burst.extend(packets)
+            seq, frame, index = seq + len(packets), frame + 1, (index + 1) % len(units)
+        last_frame = self.frame_number - 1
+        report = sender_report(
+            self.ssrc, self.wall_of(last_frame), self.timestamp_of(last_frame),
+            self.packets_sent, self.octets_sent,
+        )  # fmt: skip
+        if subscriber.tcp is not None:
+            subscriber.tcp.write(
+                interleave(subscriber.rtcp_channel, [report])
+                + interleave(subscriber.rtp_channel, burst)
+            )
+        elif self.udp is not None and subscriber.udp_rtp_addr is not None:
+            if subscriber.udp_rtcp_addr is not None:
+                self.udp.rtcp.sendto(report, subscriber.udp_rtcp_addr)
+            for packet in burst:
+                self.udp.rtp.sendto(packet, subscriber.udp_rtp_addr)
+        subscriber.waiting_keyframe = False
+        return first
+
     def _next_unit(self) -> AccessUnit | None:
         if self.loop is not None:
             unit = self.loop.units[self.unit_index]
@@ -154,26 +216,24 @@ class StreamPath:
 
     def send_frame(self, now_mono: float) -> None:
         """Send the frame that is due now to every subscriber."""
-        frame = self.frame_number
+        frame, index = self.frame_number, self.unit_index
         unit = self._next_unit()
         self.frame_number += 1
         if unit is None:
             return
+        if unit.keyframe:
+            self._gop_start = (frame, index, self.seq)
         ts = self.timestamp_of(frame)
         wall = self.wall_of(frame)
         receivers = [s for s in self.subscribers if unit.keyframe or not s.waiting_keyframe]
         if self.stalled or not receivers:
             self.seq = (self.seq + len(unit.payloads) + (1 if unit.keyframe else 0)) & 0xFFFF
             return
-        payloads = self._payloads_with_clock(unit, wall) if unit.keyframe else unit.payloads
-        last = len(payloads) - 1
         seq, ssrc = self.seq, self.ssrc
-        packets = [
-            rtp_header(i == last, seq + i, ts, ssrc) + payload for i, payload in enumerate(payloads)
-        ]
+        packets = self._packets(unit, frame, seq)
         self.seq = (seq + len(packets)) & 0xFFFF
         self.packets_sent += len(packets)
-        self.octets_sent += sum(len(p) for p in payloads)
+        self.octets_sent += sum(len(p) for p in packets) - 12 * len(packets)
         # A sender report goes to everyone every few seconds, and to a client with its
         # first frame, so its clock mapping is known from the start.
         report = sender_report(ssrc, wall, ts, self.packets_sent, self.octets_sent)

@@ -184,3 +184,17 @@ def test_session_timeout_frees_abandoned_sessions(emulator_factory, raw_rtsp) ->
     assert abandoned.request("PLAY", url, {"Session": session}).status == 454
     assert kept.request("GET_PARAMETER", url, {"Session": kept_session}).status == 200
     assert camera.control("GET", "/cameras")[1][0]["clients"]["main"] == 1
+
+
+def test_fast_start_gives_video_at_once(emulator_factory, raw_rtsp) -> None:
+    camera = emulator_factory(gop_seconds=2.0, extra_args=("--fast-start",))
+    client = raw_rtsp(camera.host, camera.rtsp_port)
+    time.sleep(1.0)  # somewhere inside a GOP
+    _, play = client.play("/cam1/main")
+    info = dict(part.split("=", 1) for part in (play.header("rtp-info") or "").split(";"))
+    rtp = [p for ch, p in client.read_media(0.3) if ch == 0]
+    assert rtp, "no media within 0.3 s of PLAY"
+    assert struct.unpack("!HI", rtp[0][2:8]) == (int(info["seq"]), int(info["rtptime"]))
+    assert rtp[0][12] & 0x1F == 7  # the burst starts at the GOP's keyframe (SPS first)
+    frames, _ = read_frames(camera.url(1, "main"), "tcp", count=5)
+    assert len(frames) == 5

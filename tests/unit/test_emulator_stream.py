@@ -130,3 +130,35 @@ def test_slow_client_drops_frames_then_is_closed() -> None:
     assert len(slow.chunks) == 1 and len(fast.chunks) == 5 and not stuck
     path.send_frame(2.0)
     assert stuck and len(fast.chunks) == 6
+
+
+def test_fast_start_sends_the_current_gop_then_continues() -> None:
+    path = _path()
+    path.fast_start = True
+    for _ in range(3):  # keyframe + 2 frames of the current GOP already sent
+        path.send_frame(0.0)
+    expected_first = path.first_position()
+    transport = FakeTransport()
+    first = path.add(Subscriber(tcp=transport))  # type: ignore[arg-type]
+    assert first == expected_first
+    assert len(transport.chunks) == 1  # the burst, in one write
+    for _ in range(4):
+        path.send_frame(0.0)
+    packets = _packets(b"".join(transport.chunks))
+    assert packets[0][0] == 1 and packets[0][1][1] == 200  # sender report first
+    rtp = [p for channel, p in packets if channel == 0]
+    assert struct.unpack("!HI", rtp[0][2:8]) == first
+    assert rtp[0][12] & 0x1F == 7  # the burst starts at the keyframe's SPS
+    seqs = [struct.unpack("!H", p[2:4])[0] for p in rtp]
+    assert all((b - a) & 0xFFFF == 1 for a, b in pairwise(seqs))  # burst joins live seamlessly
+    assert sum(1 for p in rtp if p[1] & 0x80) == 3 + 4
+
+
+def test_fast_start_waits_for_a_keyframe_when_stalled() -> None:
+    path = _path()
+    path.fast_start = True
+    path.send_frame(0.0)
+    path.stalled = True
+    transport = FakeTransport()
+    assert path.add(Subscriber(tcp=transport)) == path.next_keyframe_position()  # type: ignore[arg-type]
+    assert transport.chunks == []
