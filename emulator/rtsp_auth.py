@@ -62,15 +62,23 @@ class Authenticator:
             digest += ", stale=TRUE"
         return [("WWW-Authenticate", digest), ("WWW-Authenticate", f'Basic realm="{self.realm}"')]
 
-    def check(self, method: str, authorization: str | None, now: float) -> str:
-        """'ok', 'stale' (good credentials, old nonce) or 'denied'."""
+    def check(
+        self, method: str, authorization: str | None, now: float, uri: str | None = None
+    ) -> str:
+        """'ok', 'stale' (good credentials, old nonce) or 'denied'.
+
+        With `uri` (the request URI), a Digest answer signed for another URI is denied
+        (RFC 2617 §3.2.2.5), so a captured answer cannot be replayed elsewhere."""
         if not authorization:
             return "denied"
         scheme, _, rest = authorization.strip().partition(" ")
         if scheme.lower() == "basic":
             return "ok" if self._check_basic(rest.strip()) else "denied"
         if scheme.lower() == "digest":
-            return self._check_digest(method, parse_auth_params(rest), now)
+            params = parse_auth_params(rest)
+            if uri is not None and not _same_uri(params.get("uri", ""), uri):
+                return "denied"
+            return self._check_digest(method, params, now)
         return "denied"
 
     def _check_basic(self, token: str) -> bool:
@@ -104,6 +112,14 @@ class Authenticator:
         if age is None or age < -5:
             return "denied"
         return "stale" if age > NONCE_LIFETIME_S else "ok"
+
+
+def _same_uri(signed: str, requested: str) -> bool:
+    """Clients sign the full URI or only its path (absolute path form): accept both."""
+    if signed == requested:
+        return True
+    path = requested.split("://", 1)[-1].partition("/")[2]
+    return signed == "/" + path
 
 
 def digest_response(

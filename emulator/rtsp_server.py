@@ -349,7 +349,8 @@ class RtspServer:
         if auth is None:
             return None
         now = time.time()
-        verdict = auth.check(request.method, request.headers.get("authorization"), now)
+        header = request.headers.get("authorization")
+        verdict = auth.check(request.method, header, now, uri=request.uri)
         if verdict == "ok":
             return None
         return RtspResponse(401, headers=auth.challenges(now, stale=verdict == "stale"))

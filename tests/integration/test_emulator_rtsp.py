@@ -198,3 +198,17 @@ def test_fast_start_gives_video_at_once(emulator_factory, raw_rtsp) -> None:
     assert rtp[0][12] & 0x1F == 7  # the burst starts at the GOP's keyframe (SPS first)
     frames, _ = read_frames(camera.url(1, "main"), "tcp", count=5)
     assert len(frames) == 5
+
+
+def test_pause_stops_media_and_play_resumes(emulator, raw_rtsp) -> None:
+    client = raw_rtsp(emulator.host, emulator.rtsp_port)
+    session, _ = client.play("/cam1/main")
+    assert any(ch == 0 for ch, _ in client.read_media(1.5))
+    url = emulator.url(1, "main")
+    assert client.request("PAUSE", url, {"Session": session}).status == 200
+    client.read_media(0.2)
+    assert client.read_media(1.0) == []
+    assert client.request("PLAY", url, {"Session": session}).status == 200
+    assert any(ch == 0 for ch, _ in client.read_media(1.5))
+    assert client.request("TEARDOWN", url, {"Session": session}).status == 200
+    assert client.request("PLAY", url, {"Session": session}).status == 454

@@ -73,3 +73,13 @@ def test_missing_or_odd_headers_are_denied() -> None:
     auth = Authenticator("admin", "secret")
     for header in (None, "", "Bearer x", "Digest", 'Digest username="admin"', "Digest ,,,=="):
         assert auth.check("DESCRIBE", header, NOW) == "denied"
+
+
+def test_digest_signed_for_another_uri_is_refused() -> None:
+    auth = Authenticator("admin", "secret")
+    nonce = _nonce(auth)
+    header = digest_response("admin", "secret", "camkeep", "DESCRIBE", URI, nonce)
+    assert auth.check("DESCRIBE", header, NOW, uri=URI) == "ok"
+    assert auth.check("DESCRIBE", header, NOW, uri=URI.replace("cam1", "cam2")) == "denied"
+    path_only = digest_response("admin", "secret", "camkeep", "DESCRIBE", "/cam1/main", nonce)
+    assert auth.check("DESCRIBE", path_only, NOW, uri=URI) == "ok"
