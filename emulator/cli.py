@@ -138,7 +138,15 @@ async def _serve(config: EmulatorConfig) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     print(f"encoding {config.cameras} camera(s)...", file=sys.stderr, flush=True)
-    running = await start_emulator(config)
+    starting = asyncio.ensure_future(start_emulator(config))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # stopped while still encoding
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return 0
+    running = starting.result()
     try:
         for line in describe(running):
             print(line, flush=True)
@@ -161,6 +169,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"camkeep emulate: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        with contextlib.suppress(Exception):
-            pass
         return 130

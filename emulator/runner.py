@@ -126,7 +126,8 @@ async def build_streams(config: EmulatorConfig, cameras: list[CameraSpec]) -> li
             streams.append(ServedStream(camera, name, settings, path))
         return streams
     workers = config.encode_workers or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode")
+    try:
         futures = [
             loop.run_in_executor(
                 pool, cached_loop, camera.name, _encode_params(config, settings), config.cache_dir
@@ -134,6 +135,9 @@ async def build_streams(config: EmulatorConfig, cameras: list[CameraSpec]) -> li
             for camera, name, settings in jobs
         ]
         loops = await asyncio.gather(*futures)
+    finally:
+        # On cancellation (Ctrl-C during a long first encode) do not wait for the queue.
+        pool.shutdown(wait=False, cancel_futures=True)
     for (camera, name, settings), encoded in zip(jobs, loops, strict=True):
         path = StreamPath(camera.name, config.codec, settings.fps, loop=encoded)
         streams.append(ServedStream(camera, name, settings, path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -66,3 +67,20 @@ def test_help_lists_the_flags() -> None:
     for flag in ("--rtsp-port", "--onvif-port", "--control-port", "--cameras", "--bitrate",
                  "--codec", "--live-clock", "--user", "--password", "--no-wsd"):  # fmt: skip
         assert flag in result.stdout
+
+
+def test_sigterm_while_encoding_stops_at_once(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "emulate", "--no-wsd", "--no-onvif", "--no-control",
+         "--rtsp-port", "0", "--cameras", "16", "--cache-dir", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert "encoding 16 camera(s)" in process.stderr.readline()  # type: ignore[union-attr]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0  # not after encoding 16 cameras (minutes)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "ready" not in (process.stdout.read() if process.stdout else "")
