@@ -7,11 +7,13 @@ The HTTP API (node/api/) reads and changes the node through this object
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 
@@ -35,6 +37,7 @@ from node.store import RecordStore
 from recorder import CameraStatus, RecorderService, RetentionPolicy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NodeRuntime:
@@ -80,6 +83,7 @@ class NodeRuntime:
         self._sync_task: asyncio.Task[None] | None = None
         self._sync_again = False
         self._net_sample: tuple[float, int] | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-writer")
         self.store.subscribe(self._on_store_change)
 
     @property
@@ -98,7 +102,7 @@ class NodeRuntime:
         for leftover in self.tmp_dir.glob("export-*"):
             leftover.unlink(missing_ok=True)
         await self.recorder.start()
-        await asyncio.to_thread(
+        await self.write(
             self.state.refresh_self, self.config.name, self.url, self.config.licensed_channels
         )
         psutil.cpu_percent(None)  # prime: the next call measures since now
@@ -115,6 +119,7 @@ class NodeRuntime:
             self._sync_task.cancel()
             await asyncio.gather(self._sync_task, return_exceptions=True)
         await self.recorder.stop()
+        self._writer.shutdown(wait=True)
         self._conn.close()
         self._lock_handle.close()
 
@@ -128,6 +133,12 @@ class NodeRuntime:
             "failover_enabled": False,
             "max_cameras": licensed,
         }
+
+    async def write(self, operation: Callable[..., T], *args: Any) -> T:
+        """Run a state-changing operation off the event loop, one at a time, so each
+        operation's checks and its writes are atomic with respect to the others."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, functools.partial(operation, *args))
 
     # ------------------------------------------------------------------- auth
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import ipaddress
 import logging
@@ -150,13 +149,13 @@ async def add_camera(body: CameraIn, node: Node, _caller: Admin) -> CameraOut:
         raise ApiError(422, str(error)) from None
     except CameraAddError as error:
         raise ApiError(_ONVIF_STATUS.get(error.kind, 422), f"ONVIF: {error.reason}") from None
-    stored = await asyncio.to_thread(node.state.add_camera, camera)
+    stored = await node.write(node.state.add_camera, camera)
     return camera_out(node, stored)
 
 
 @router.put("/cameras/priority", response_model=list[CameraOut])
 async def set_priority(body: PriorityIn, node: Node, _caller: Admin) -> list[CameraOut]:
-    cameras = await asyncio.to_thread(node.state.set_priority, body.camera_ids, body.priority)
+    cameras = await node.write(node.state.set_priority, body.camera_ids, body.priority)
     return [camera_out(node, c) for c in cameras]
 
 
@@ -168,11 +167,11 @@ async def get_camera(camera_id: str, node: Node, _caller: Viewer) -> CameraOut:
 @router.patch("/cameras/{camera_id}", response_model=CameraOut)
 async def update_camera(camera_id: str, body: CameraPatch, node: Node, _caller: Admin) -> CameraOut:
     changes = body.model_dump(exclude_none=True, mode="json")
-    camera = await asyncio.to_thread(node.state.update_camera, camera_id, changes)
+    camera = await node.write(node.state.update_camera, camera_id, changes)
     return camera_out(node, camera)
 
 
 @router.delete("/cameras/{camera_id}", status_code=204)
 async def delete_camera(camera_id: str, node: Node, _caller: Admin) -> Response:
-    await asyncio.to_thread(node.state.delete_camera, camera_id)
+    await node.write(node.state.delete_camera, camera_id)
     return Response(status_code=204)

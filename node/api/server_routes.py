@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter
 
 from node.api.errors import ApiError
@@ -47,7 +45,5 @@ async def get_server(server_id: str, node: Node, _caller: Viewer) -> ServerOut:
 
 @router.put("/servers/{server_id}/failover", response_model=ServerOut)
 async def set_failover(server_id: str, body: FailoverIn, node: Node, _caller: Admin) -> ServerOut:
-    server = await asyncio.to_thread(
-        node.state.set_failover, server_id, body.enabled, body.max_cameras
-    )
+    server = await node.write(node.state.set_failover, server_id, body.enabled, body.max_cameras)
     return server_out(node, server)

@@ -35,7 +35,7 @@ async def setup(body: SetupIn, node: Node) -> SetupOut:
         if node.state.system() is not None:
             raise ApiError(409, "this server already belongs to a system")
         password_hash = await asyncio.to_thread(hash_password, body.owner.password)
-        system = await asyncio.to_thread(
+        system = await node.write(
             node.state.setup,
             body.system_name,
             body.owner.username,
@@ -110,7 +110,7 @@ async def create_user(body: UserIn, node: Node, caller: Admin) -> UserOut:
     if node.state.user(body.username) is not None:
         raise ApiError(409, f"user {body.username!r} exists")
     password_hash = await asyncio.to_thread(hash_password, body.password)
-    user = await asyncio.to_thread(
+    user = await node.write(
         node.state.add_user, body.username, Role(body.role), password_hash, caller.role
     )
     return UserOut(username=user["username"], role=user["role"], created_at=user["created_at"])
@@ -120,5 +120,5 @@ async def create_user(body: UserIn, node: Node, caller: Admin) -> UserOut:
 async def delete_user(username: str, node: Node, caller: Admin) -> Response:
     if username == caller.username:
         raise ApiError(409, "you cannot delete your own account")
-    await asyncio.to_thread(node.state.delete_user, username, caller.role)
+    await node.write(node.state.delete_user, username, caller.role)
     return Response(status_code=204)

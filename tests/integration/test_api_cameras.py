@@ -302,3 +302,21 @@ def test_cameras_resume_recording_after_restart(recording_node) -> None:
         now = datetime.now(UTC)
         params = {"start": iso(now - timedelta(minutes=5)), "end": iso(now)}
         assert api.get(f"{state}/recordings", params=params).json()["periods"]
+
+
+def test_concurrent_adds_of_one_name_store_one_camera(recording_node) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    node, cameras, token = recording_node
+
+    def add(_index: int) -> int:
+        with node.api(token) as api:
+            return api.post(
+                "/api/v1/cameras", json={"name": "same", "rtsp_url": cameras.url(1)}
+            ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(add, range(8)))
+    assert codes == [201] + [409] * 7
+    with node.api(token) as api:
+        assert [c["name"] for c in api.get("/api/v1/cameras").json()] == ["same"]
