@@ -22,6 +22,7 @@ import av
 
 from ._model import ExportError
 from ._mp4boxes import scan_file
+from ._nal import parameter_sets
 from ._timeline import SegmentClock, TimestampFixer
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,14 @@ class _SegmentWriter:
     __slots__ = ("audio", "container", "path", "relpath", "video")
 
     def __init__(
-        self, relpath: str, path: Path, video, audio, start_ms: int, size: tuple[int, int]
+        self,
+        relpath: str,
+        path: Path,
+        video,
+        audio,
+        start_ms: int,
+        size: tuple[int, int],
+        extradata: bytes | None,
     ) -> None:
         self.relpath = relpath
         self.path = path
@@ -106,7 +114,10 @@ class _SegmentWriter:
         try:
             self.container.metadata["comment"] = f"{START_TAG}{start_ms}"
             self.video = self.container.add_stream_from_template(video)
-            if not video.codec_context.width:  # probing ended before the camera's SPS
+            if extradata is not None:  # the camera changed its parameter sets in-band
+                self.video.codec_context.extradata = extradata
+            if extradata is not None or not video.codec_context.width:
+                # (or probing ended before the camera's SPS arrived)
                 self.video.codec_context.width, self.video.codec_context.height = size
             if video.codec_context.name == "hevc":
                 self.video.codec_tag = "hvc1"  # the tag players (Apple, browsers) accept
@@ -161,21 +172,44 @@ class _Remuxer:
             self.tb_a = float(self.audio.time_base)
             self.afix = TimestampFixer(round(TIMESTAMP_JUMP_S / self.tb_a))
         self.writer: _SegmentWriter | None = None
+        self.params: bytes | None = None  # in-band parameter sets of the last keyframe
+        self.new_params: bytes | None = None  # set once they differ from the stream's
 
     def _open_segment(self, dts: int) -> None:
         start_ms = self.clock.start_segment(dts, self.now_ms())
         relpath, path = self.sink.claim_path(start_ms)
         self.writer = _SegmentWriter(
-            relpath, path, self.video, self.audio, start_ms, (self.width, self.height)
+            relpath,
+            path,
+            self.video,
+            self.audio,
+            start_ms,
+            (self.width, self.height),
+            self.new_params,
         )
         self.sink.segment_opened(relpath, start_ms, self.codec, self.width, self.height)
+
+    def _params_changed(self, keyframe) -> bool:
+        """True when this keyframe carries parameter sets (resolution, profile) other
+        than the previous keyframe's: the segment must be cut and the new one described
+        by them. Once per keyframe, so the copy of its bytes costs little."""
+        params = parameter_sets(bytes(keyframe), self.codec)
+        if params is None or params == self.params:
+            return False
+        first, self.params = self.params is None, params
+        if first:
+            return False
+        self.new_params = params
+        self.width = self.height = 0  # learned again from this keyframe
+        return True
 
     def _learn_size(self, keyframe) -> bool:
         """Picture size from decoding one keyframe, when probing did not find it (the
         open gave up before the camera sent its parameter sets)."""
         decoder = av.CodecContext.create(self.codec, "r")
-        if self.video.extradata:
-            decoder.extradata = self.video.extradata
+        extradata = self.new_params or self.video.extradata
+        if extradata:
+            decoder.extradata = extradata
         with contextlib.suppress(av.FFmpegError):
             decoder.decode(keyframe)
         self.width, self.height = decoder.width, decoder.height
@@ -224,7 +258,8 @@ class _Remuxer:
                     if fixed is None:
                         continue
                     dts, pts = fixed
-                    if pkt.is_keyframe and clock.should_cut(dts, True):
+                    changed = pkt.is_keyframe and self._params_changed(pkt)
+                    if changed or (pkt.is_keyframe and clock.should_cut(dts, True)):
                         if not self.width and not self._learn_size(pkt):
                             continue
                         if writer is not None:

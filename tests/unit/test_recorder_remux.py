@@ -56,6 +56,21 @@ def packet_dts(path: Path) -> list[int]:
     return [int(p["dts"]) for p in data["packets"] if p["stream_index"] == 0]
 
 
+def _resized(folder: Path) -> Path:
+    """3 s at 320x240 then 3 s at 480x270 in one MPEG-TS stream (new SPS in-band)."""
+    small = make_media(folder / "small.ts", seconds=3)
+    big = folder / "big.ts"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=480x270:rate=25",
+         "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0",
+         "-output_ts_offset", "3", str(big)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    joined = folder / "resized.ts"
+    joined.write_bytes(small.read_bytes() + big.read_bytes())
+    return joined
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("media")
@@ -64,6 +79,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "hevc": make_media(folder / "hevc.ts", codec="libx265"),
         "h264_aac": make_media(folder / "h264_aac.mkv", audio=True),
         "h264_gop4s": make_media(folder / "gop4s.ts", gop=100),
+        "h264_resized": _resized(folder),
     }
 
 
@@ -220,3 +236,14 @@ def test_probe_reads_back_start_codec_and_duration(media: dict[str, Path], tmp_p
     assert abs(info.duration_ms - 6000) <= 50
     (tmp_path / "junk.mp4").write_bytes(b"\x00" * 100)
     assert probe_segment(tmp_path / "junk.mp4") is None
+
+
+def test_in_band_resolution_change_starts_a_new_segment(media: dict[str, Path], tmp_path: Path):
+    sink = remux(media["h264_resized"], tmp_path, seconds=60.0)
+    opened = sink.of("opened")
+    assert [(o[0], o[3], o[4]) for o in opened] == [("1.mp4", 320, 240), ("2.mp4", 480, 270)]
+    for rel, width, height in (("1.mp4", 320, 240), ("2.mp4", 480, 270)):
+        info = ffprobe(tmp_path / rel, "format=duration", "stream=width,height,nb_read_packets")
+        stream = info["streams"][0]
+        assert (stream["width"], stream["height"]) == (width, height)
+        assert int(stream["nb_read_packets"]) == 75
