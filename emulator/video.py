@@ -63,7 +63,9 @@ class EncodeParams:
     loop_gops: int = 2
 
     def cache_key(self, name: str) -> str:
-        text = json.dumps([CACHE_FORMAT_VERSION, name, *self.__dict__.values()])
+        # Every input of the encode is in the key, the encoder options included.
+        settings = [CACHE_FORMAT_VERSION, name, *self.__dict__.values(), encoder_options(self)]
+        text = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -119,24 +121,31 @@ def find_parameter_sets(codec: str, nals: list[bytes]) -> dict[str, bytes]:
     return found
 
 
-def _encoder(params: EncodeParams) -> av.codec.context.CodecContext:
+def encoder_options(params: EncodeParams) -> dict[str, str]:
+    """libx264/libx265 options: fast presets, fixed GOP, in-band headers, CBR-like rate."""
     kbps = max(params.bitrate // 1000, 16)
     gop = params.gop_frames
+    common = f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1"
+    rate = f"bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}"
+    if params.codec == "hevc":
+        # x265 has no filler data; a half-full initial VBV buffer stops it overspending
+        # at the start, which a short loop would repeat forever (measured: within ~10%).
+        extra = f"{common}:{rate}:vbv-init=0.5:bframes=0:strict-cbr=1:log-level=error"
+        return {"preset": "ultrafast", "tune": "zerolatency", "x265-params": extra}
+    # NAL-HRD CBR: x264 pads with filler NAL units up to the exact bitrate.
+    extra = f"{common}:{rate}:nal-hrd=cbr:force-cfr=1"
+    return {"preset": "ultrafast", "tune": "zerolatency", "x264-params": extra}
+
+
+def _encoder(params: EncodeParams) -> av.codec.context.CodecContext:
     context = av.CodecContext.create("libx265" if params.codec == "hevc" else "libx264", "w")
     context.width, context.height = params.width, params.height
     context.pix_fmt = "yuv420p"
     context.time_base = Fraction(1, params.fps)
     context.framerate = Fraction(params.fps)
     context.bit_rate = params.bitrate
-    context.gop_size = gop
-    common = f"keyint={gop}:min-keyint={gop}:scenecut=0:repeat-headers=1"
-    rate = f"bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}"
-    if params.codec == "hevc":
-        extra = f"{common}:{rate}:bframes=0:strict-cbr=1:log-level=error"
-        context.options = {"preset": "ultrafast", "tune": "zerolatency", "x265-params": extra}
-    else:
-        extra = f"{common}:{rate}:nal-hrd=cbr:force-cfr=1"
-        context.options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params": extra}
+    context.gop_size = params.gop_frames
+    context.options = encoder_options(params)
     return context
 
 

@@ -212,3 +212,23 @@ def test_pause_stops_media_and_play_resumes(emulator, raw_rtsp) -> None:
     assert any(ch == 0 for ch, _ in client.read_media(1.5))
     assert client.request("TEARDOWN", url, {"Session": session}).status == 200
     assert client.request("PLAY", url, {"Session": session}).status == 454
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_delivered_bitrate_is_near_the_target(emulator_factory, tmp_path, codec: str) -> None:
+    camera = emulator_factory(codec=codec, bitrate=1_000_000)
+    out = tmp_path / "cut.mkv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", camera.url(1, "main"),
+         "-t", "4", "-c", "copy", "-y", str(out)],
+        capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+         "packet=size,pts_time", "-of", "json", str(out)],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    packets = json.loads(result.stdout)["packets"]
+    seconds = len(packets) / 25
+    bitrate = sum(int(p["size"]) for p in packets) * 8 / seconds
+    assert 0.75e6 < bitrate < 1.25e6, bitrate

@@ -50,3 +50,20 @@ def test_corrupt_cache_file_is_re_encoded(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x00\x00\x05{}")
     loop = cached_loop("Camera 1", SMALL, tmp_path)
     assert len(loop.units) == 10 and path.stat().st_size > 100
+
+
+def test_cache_key_covers_every_parameter() -> None:
+    from dataclasses import replace
+
+    keys = {
+        SMALL.cache_key("Camera 1"),
+        SMALL.cache_key("Camera 2"),
+        replace(SMALL, codec="hevc").cache_key("Camera 1"),
+        replace(SMALL, width=320).cache_key("Camera 1"),
+        replace(SMALL, fps=25).cache_key("Camera 1"),
+        replace(SMALL, bitrate=400_000).cache_key("Camera 1"),
+        replace(SMALL, gop_frames=10).cache_key("Camera 1"),
+        replace(SMALL, loop_gops=1).cache_key("Camera 1"),
+    }
+    assert len(keys) == 8
+    assert SMALL.cache_key("Camera 1") == EncodeParams(**SMALL.__dict__).cache_key("Camera 1")
