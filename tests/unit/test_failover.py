@@ -1,0 +1,164 @@
+"""The failover controller core: plan -> this node's recorder set, make-before-break."""
+
+from __future__ import annotations
+
+from node.failover import (
+    FailoverController,
+    FailoverInputs,
+    PeerState,
+    quantise,
+)
+
+
+def server(sid: str, *, failover: bool = True, max_cameras: int = 8, licensed: int = 8) -> dict:
+    return {
+        "id": sid,
+        "failover_enabled": failover,
+        "max_cameras": max_cameras,
+        "licensed_channels": licensed,
+    }
+
+
+def camera(cid: str, home: str, priority: str = "medium", continuous: bool = True) -> dict:
+    return {
+        "id": cid,
+        "home_server_id": home,
+        "priority": priority,
+        "continuous_recording": continuous,
+    }
+
+
+SERVERS = (server("a"), server("b"), server("c"))
+CAMERAS = (camera("a1", "a"), camera("a2", "a"), camera("b1", "b"), camera("c1", "c"))
+
+
+def peers(**states: str) -> dict[str, PeerState]:
+    return {sid: PeerState(state) for sid, state in states.items()}
+
+
+def inputs(**kw) -> FailoverInputs:
+    kw.setdefault("servers", SERVERS)
+    kw.setdefault("cameras", CAMERAS)
+    return FailoverInputs(**kw)
+
+
+def test_records_own_cameras_when_everyone_alive() -> None:
+    ctl = FailoverController("a", started_at=0.0)
+    d = ctl.decide(inputs(peers=peers(b="alive", c="alive")), now=10.0)
+    assert d.desired == {"a1", "a2"}
+    assert d.handing_over == {}
+
+
+def test_dead_servers_cameras_taken_over_by_some_backup() -> None:
+    pe = peers(a="alive", b="alive", c="dead")
+    got = {
+        sid: FailoverController(sid, started_at=0.0).decide(inputs(peers=pe), 10.0).desired
+        for sid in ("a", "b")
+    }
+    assert "c1" in got["a"] ^ got["b"]  # exactly one of them takes it
+
+
+def test_suspect_counts_as_alive_and_never_priority_waits() -> None:
+    cams = (camera("c1", "c", priority="never"), camera("c2", "c"))
+    ctl = FailoverController("a", started_at=0.0)
+    assert ctl.decide(inputs(cameras=cams, peers=peers(b="dead", c="suspect")), 10).desired == set()
+    d = ctl.decide(inputs(cameras=cams, peers=peers(b="dead", c="dead")), 11)
+    assert d.desired == {"c2"}
+    assert d.plan.server_for("c1") is None
+
+
+def test_unheard_server_alive_only_during_startup_grace() -> None:
+    ctl = FailoverController("a", started_at=100.0, startup_grace_s=3.0)
+    assert ctl.decide(inputs(peers={}), now=101.0).desired == {"a1", "a2"}
+    later = ctl.decide(inputs(peers={}), now=104.0).desired
+    assert {"b1", "c1"} <= later
+
+
+def test_failover_disabled_server_takes_nothing() -> None:
+    servers = (server("a", failover=False), server("b"), server("c"))
+    ctl = FailoverController("a", started_at=0.0)
+    d = ctl.decide(inputs(servers=servers, peers=peers(b="dead", c="dead")), 10)
+    assert d.desired == {"a1", "a2"}
+
+
+def test_max_cameras_and_priority_under_shortage() -> None:
+    servers = (server("a", max_cameras=3), server("b", max_cameras=0))
+    cams = (
+        camera("a1", "a"),
+        camera("a2", "a"),
+        camera("b1", "b", "low"),
+        camera("b2", "b", "high"),
+        camera("b3", "b", "medium"),
+    )
+    ctl = FailoverController("a", started_at=0.0)
+    d = ctl.decide(inputs(servers=servers, cameras=cams, peers=peers(b="dead")), 10)
+    assert d.desired == {"a1", "a2", "b2"}
+
+
+def test_continuous_off_is_not_recorded() -> None:
+    cams = (camera("a1", "a", continuous=False), camera("a2", "a"))
+    ctl = FailoverController("a", started_at=0.0)
+    assert ctl.decide(inputs(cameras=cams, peers=peers(b="alive", c="alive")), 1).desired == {"a2"}
+
+
+def test_failback_is_make_before_break() -> None:
+    # b has been recording c1 while c was dead; c returns
+    ctl = FailoverController("b", started_at=0.0, handover_timeout_s=10.0)
+    base = dict(peers=peers(a="alive", c="alive"), own_active=frozenset({"b1", "c1"}))
+    d = ctl.decide(inputs(**base, own_recording=frozenset({"b1", "c1"})), now=50.0)
+    assert d.desired == {"b1", "c1"}  # keeps c1 until c records it
+    assert d.handing_over == {"c1": "c"}
+    d = ctl.decide(inputs(**base, recording={"c": frozenset({"c1"})}), now=51.0)
+    assert d.desired == {"b1"}  # c confirmed: let go
+    assert d.handing_over == {}
+
+
+def test_handover_times_out_and_stays_released() -> None:
+    ctl = FailoverController("b", started_at=0.0, handover_timeout_s=5.0)
+    base = dict(peers=peers(a="alive", c="alive"), own_active=frozenset({"b1", "c1"}))
+    assert "c1" in ctl.decide(inputs(**base), now=10.0).desired
+    assert "c1" in ctl.decide(inputs(**base), now=14.9).desired
+    assert "c1" not in ctl.decide(inputs(**base), now=15.0).desired
+    # the recorder has not applied yet: still active, must stay released
+    assert "c1" not in ctl.decide(inputs(**base), now=15.5).desired
+    # once gone from the recorder, a later move starts a fresh timer
+    ctl.decide(inputs(peers=base["peers"], own_active=frozenset({"b1"})), now=16.0)
+    assert "c1" in ctl.decide(inputs(**base), now=17.0).desired
+
+
+def test_deleted_or_displaced_camera_stops_at_once() -> None:
+    ctl = FailoverController("b", started_at=0.0)
+    d = ctl.decide(
+        inputs(peers=peers(a="alive", c="alive"), own_active=frozenset({"b1", "gone"})), 1.0
+    )
+    assert d.desired == {"b1"}
+
+
+def test_healed_partition_converges_to_one_recorder() -> None:
+    # c is dead; during a partition a and b both took c1; after healing each sees both
+    pe = peers(a="alive", b="alive", c="dead")
+    both = {"a": frozenset({"a1", "a2", "c1"}), "b": frozenset({"b1", "c1"})}
+    decisions = {}
+    for me in ("a", "b"):
+        ctl = FailoverController(me, started_at=0.0)
+        others = {sid: s for sid, s in both.items() if sid != me}
+        decisions[me] = ctl.decide(
+            inputs(peers=pe, recording=others, own_active=both[me], own_recording=both[me]), 10.0
+        )
+    keepers = [me for me, d in decisions.items() if "c1" in d.desired]
+    assert keepers == ["a"]  # first by id among current recorders keeps it
+    assert decisions["a"].plan == decisions["b"].plan
+
+
+def test_bad_records_are_ignored_not_fatal() -> None:
+    servers = (*SERVERS, {"id": 5}, {"no": "id"}, server("a"))
+    cams = (*CAMERAS, {"id": ""}, {"id": "x"}, camera("p", "a", priority="bogus"))
+    ctl = FailoverController("a", started_at=0.0)
+    d = ctl.decide(inputs(servers=servers, cameras=cams, peers=peers(b="alive", c="alive")), 1)
+    assert d.desired == {"a1", "a2", "p"}
+
+
+def test_quantise() -> None:
+    assert quantise(49.0, 25.0) == 25.0
+    assert quantise(float("nan"), 25.0) == 0.0
+    assert quantise(-3, 25.0) == 0.0
