@@ -41,6 +41,7 @@ SESSION_TIMEOUT_S = 60.0
 IDLE_CONNECTION_S = 60.0  # a connection without a session is closed after this silence
 MAX_SESSIONS_PER_CONNECTION = 16
 MAX_SESSIONS = 8192
+MAX_CONNECTIONS = 4096  # beyond this new connections are closed at once (fd exhaustion)
 SEND_BUFFER_BYTES = 512 * 1024  # kernel send buffer of each RTSP/TCP connection
 MAX_RESPONSE_BUFFER_BYTES = 256 * 1024  # a client that piles up answers unread is closed
 PUBLIC_METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
@@ -102,6 +103,10 @@ class RtspConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer_host = peer[0] if peer else ""
+        if len(self.server.connections) >= MAX_CONNECTIONS:
+            log.warning("too many RTSP connections: refusing %s", peer)
+            transport.abort()
+            return
         self.server.connections.add(self)
         sock = transport.get_extra_info("socket")
         if sock is not None:
