@@ -11,23 +11,14 @@ only says when to fetch.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from node.internode_auth import InternodeAuth
-
-log = logging.getLogger(__name__)
-
 DIGEST_KEY = "rec"  # load extra key: digest of the recording set
-INTERNAL_RECORDING_PATH = "/internal/v1/failover/recording"
+INTERNAL_RECORDING_PATH = "/api/v1/internal/failover/recording"
 REFRESH_S = 2.0  # re-fetch a peer's set at least this often, digest or not
-FETCH_TIMEOUT_S = 1.0
 MAX_CAMERAS_IN_SET = 10_000
 
 
@@ -84,51 +75,3 @@ class RecordingSets:
 
     def sets(self) -> dict[str, frozenset[str]]:
         return {server_id: known.cameras for server_id, known in self._known.items()}
-
-
-class RecordingSetFetcher:
-    """Fetches peers' recording sets over signed HTTP (one shared client)."""
-
-    def __init__(
-        self,
-        credentials: Callable[[], tuple[str, str, bytes] | None],
-        *,
-        timeout_s: float = FETCH_TIMEOUT_S,
-    ) -> None:
-        self._client = httpx.AsyncClient(
-            auth=InternodeAuth(credentials), timeout=timeout_s, trust_env=False
-        )
-
-    async def fetch(self, url: str) -> frozenset[str]:
-        """One peer's set; raises httpx.HTTPError or ValueError on any failure."""
-        response = await self._client.get(url.rstrip("/") + INTERNAL_RECORDING_PATH)
-        response.raise_for_status()
-        return parse_recording_set(response.json())
-
-    async def refresh(
-        self,
-        sets: RecordingSets,
-        peers: Mapping[str, tuple[str, str | None]],
-        now: Callable[[], float],
-    ) -> None:
-        """Fetch, concurrently, every peer (server id -> (url, advertised digest)) whose
-        set is unknown, changed or old. A failing peer keeps its last known set: the
-        controller only trusts sets of servers membership calls alive anyway."""
-        due = [
-            (server_id, url)
-            for server_id, (url, digest) in peers.items()
-            if url and sets.needs_fetch(server_id, digest, now())
-        ]
-        if not due:
-            return
-        results = await asyncio.gather(*(self.fetch(url) for _, url in due), return_exceptions=True)
-        for (server_id, url), result in zip(due, results, strict=True):
-            if isinstance(result, frozenset):
-                sets.store(server_id, result, now())
-            else:
-                log.debug(
-                    "failover: recording set of %s (%s) not fetched: %r", server_id, url, result
-                )
-
-    async def close(self) -> None:
-        await self._client.aclose()

@@ -162,3 +162,26 @@ def test_quantise() -> None:
     assert quantise(49.0, 25.0) == 25.0
     assert quantise(float("nan"), 25.0) == 0.0
     assert quantise(-3, 25.0) == 0.0
+
+
+def test_recording_digest_and_fetch_bookkeeping() -> None:
+    from node.failover_exchange import RecordingSets, parse_recording_set, recording_digest
+
+    assert recording_digest(["b", "a"]) == recording_digest({"a", "b"})
+    assert recording_digest([]) != recording_digest(["a"])
+    assert len(recording_digest(str(i) * 30 for i in range(200))) <= 64  # fits gossip extra
+    sets = RecordingSets(refresh_s=2.0)
+    assert sets.needs_fetch("b", None, 0.0)
+    sets.store("b", frozenset({"x"}), 0.0)
+    assert not sets.needs_fetch("b", recording_digest(["x"]), 1.0)
+    assert sets.needs_fetch("b", recording_digest(["x", "y"]), 1.0)  # digest moved
+    assert sets.needs_fetch("b", None, 2.0)  # too old
+    sets.keep_only(["c"])
+    assert sets.sets() == {}
+    assert parse_recording_set({"recording": ["a", "b"]}) == {"a", "b"}
+    for bad in (None, [], {"recording": "a"}, {"recording": [1]}, {"recording": [""]}):
+        try:
+            parse_recording_set(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad!r}")
