@@ -299,6 +299,7 @@ class GossipRuntime:
         m, wake = self._membership, self._wake
         while True:
             now = time.monotonic()
+            self._counters["timer_wakeups"] += 1
             try:
                 self._refresh_load(now)
                 deadline = m.next_deadline()
@@ -306,20 +307,23 @@ class GossipRuntime:
                     self._send(m.on_tick(now))
                     self._forward_events()
                     deadline = m.next_deadline()
-                    if deadline is not None and deadline <= now:
-                        deadline = now + MIN_TICK_GAP_S
-                    elif deadline is None:
-                        continue
+                # never spin at one instant, whatever next_deadline says
+                deadline = now + MIN_TICK_GAP_S if deadline is None else deadline
+                deadline = max(deadline, now + MIN_TICK_GAP_S)
             except Exception:  # a bug must not end membership: log, back off a little
                 self._counters["internal_error"] += 1
                 log.exception("gossip: error in the timer loop")
                 deadline = now + 0.05
-            wait_s = min(deadline, self._next_load_at) - time.monotonic()
+            if self._load_provider is not None:
+                deadline = min(deadline, max(self._next_load_at, now + MIN_TICK_GAP_S))
             wake.clear()
-            if wait_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait_s):
-                        await wake.wait()
+            wait_s = deadline - time.monotonic()
+            if wait_s <= 0:
+                await asyncio.sleep(0)  # always let the loop run datagrams and others
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await wake.wait()
 
     def _wake_loop(self) -> None:
         if self._wake is not None:
