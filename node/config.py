@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from node.membership_types import MembershipConfig
+
 ENV_PREFIX = "CAMKEEP_"
 MAX_CHANNELS = 128  # DESIGN.md §4 point 6: never above 128
 _HOSTNAME_RE = re.compile(
@@ -53,6 +55,25 @@ class GossipConfig(_Section):
     dead_after_s: float = Field(default=2.0, gt=0, le=3600)
 
 
+def membership_config(gossip: GossipConfig) -> MembershipConfig:
+    """The SWIM timing from [gossip]: probes every interval_s; suspicion lasts
+    between about half of suspect_after_s and what is left of dead_after_s after a few
+    probe rounds and the gossip of the verdict, so a killed node is dead within about
+    dead_after_s (MembershipConfig.detection_bound_s)."""
+    probe = gossip.interval_s
+    gossip_interval = max(probe / 2, 0.02)
+    suspicion_max = max(gossip.dead_after_s - 4 * probe - 3 * gossip_interval, 0.1)
+    suspicion_min = min(max(gossip.suspect_after_s / 2, 0.05), suspicion_max)
+    return MembershipConfig(
+        probe_interval_s=probe,
+        probe_timeout_s=probe / 2,
+        suspicion_min_s=suspicion_min,
+        suspicion_max_s=suspicion_max,
+        gossip_interval_s=gossip_interval,
+        reconnect_interval_s=max(probe * 5, 0.5),
+    )
+
+
 class FailoverConfig(_Section):
     plan_interval_s: float = Field(default=0.5, gt=0, le=60)
     failback_delay_s: float = Field(default=5.0, ge=0, le=3600)
@@ -62,6 +83,7 @@ class DiscoveryConfig(_Section):
     ws_discovery_port: int = Field(default=3702, ge=1, le=65535)
     ws_discovery_timeout_s: float = Field(default=2.0, gt=0, le=30)
     interfaces: tuple[str, ...] = ()
+    mdns: bool = True
 
     @field_validator("interfaces", mode="before")
     @classmethod
@@ -84,6 +106,7 @@ class NodeConfig(_Section):
     listen: str = "127.0.0.1:7480"
     data_dir: Path = Path("./data")
     peers: tuple[str, ...] = ()
+    join_token: str | None = Field(default=None, max_length=512)
     licensed_channels: int = Field(default=MAX_CHANNELS, ge=1, le=MAX_CHANNELS)
     segment_seconds: float = Field(default=60.0, ge=1, le=3600)
     token_ttl_s: float = Field(default=43200.0, ge=1, le=30 * 86400)
@@ -269,6 +292,7 @@ def load_config(
     data_dir: Path | None = None,
     listen: str | None = None,
     peers: Sequence[str] = (),
+    join_token: str | None = None,
 ) -> NodeConfig:
     """Build the node's configuration from every source (see module docstring)."""
     values = _read_toml(default_config_text(), "default configuration")
@@ -288,7 +312,15 @@ def load_config(
         if isinstance(earlier, str):  # comma-separated, from the environment
             earlier = [p.strip() for p in earlier.split(",") if p.strip()]
         flags["peers"] = [*earlier, *peers]
+    if join_token is not None:
+        flags["join_token"] = join_token
     values = _merge(values, flags)
-    flag_names = {"name": "--name", "data_dir": "--data", "listen": "--listen", "peers": "--peer"}
+    flag_names = {
+        "name": "--name",
+        "data_dir": "--data",
+        "listen": "--listen",
+        "peers": "--peer",
+        "join_token": "--join-token",
+    }
     origins = {**origins, **{key: flag_names[key] for key in flags}}
     return validate_config(values, origins)

@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="static peer http://HOST:PORT (repeatable)",
     )
     parser.add_argument(
+        "--join-token",
+        metavar="TOKEN",
+        help="join the system this owner-minted token is for, once one of its nodes is found",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
 
@@ -44,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(
-            args.config, name=args.name, data_dir=args.data, listen=args.listen, peers=args.peer
+            args.config,
+            name=args.name,
+            data_dir=args.data,
+            listen=args.listen,
+            peers=args.peer,
+            join_token=args.join_token,
         )
     except ConfigError as error:
         return fail(str(error))

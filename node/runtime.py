@@ -1,28 +1,47 @@
-"""One running node: data folder, state store, recorder, events, load figures.
+"""One running node: data folder, state store, recorder, events, load figures, and
+its place in a system: discovery (mDNS / static peers), gossip membership, replication.
 
 The HTTP API (node/api/) reads and changes the node through this object
 (`app.state.node`). `start()`/`stop()` run in the API's lifespan.
+
+Hooks for other controllers (e.g. failover):
+- `members()`: the membership view {node id: MemberView} (state, load, address);
+  `server_state(id)`: "alive" | "suspect" | "dead" as the API shows it.
+- `add_membership_listener(fn)`: called on the loop with every MemberEvent.
+- `set_load_extra(key, value)`: a small value gossiped with this node's load
+  (LoadReport.extra, at most 8 keys of <= 64 characters; see membership_wire).
+- `add_change_listener(fn)`: called on the loop with (record, local) for every
+  stored record change (local writes and records received from peers).
+- `desired_sources_hook`: replace to decide which cameras this node records
+  (default: node/desired.py, its own cameras).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import functools
+import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import psutil
 
+from discovery.mdns_txt import NodeInfo
 from node import __version__
 from node.auth import LoginThrottle, TokenSigner
-from node.config import NodeConfig
+from node.config import NodeConfig, membership_config
 from node.db import connect
 from node.desired import desired_sources
 from node.events import EventHub
+from node.gossip_runtime import GossipRuntime
 from node.hlc import HybridClock
 from node.identity import (
     DB_FILE,
@@ -31,12 +50,19 @@ from node.identity import (
     lock_data_dir,
     prepare_data_dir,
 )
+from node.internode_auth import InternodeAuth, InternodeVerifier
+from node.join_token import JoinTokenError, token_system_id
+from node.load import LoadSampler
+from node.membership_types import LoadReport, MemberEvent, MemberView
+from node.peers import PeerDirectory, SeenPeer
 from node.replica import Record
+from node.replication import Replicator
 from node.state import SystemState
 from node.store import RecordStore
 from recorder import CameraStatus, RecorderService, RetentionPolicy
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internode call is noise
 T = TypeVar("T")
 
 
@@ -85,6 +111,25 @@ class NodeRuntime:
         self._net_sample: tuple[float, int] | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-writer")
         self.store.subscribe(self._on_store_change)
+        # ---- system of servers
+        self.internode_verifier = InternodeVerifier()
+        self.join_lock = asyncio.Lock()
+        self.join_error: str | None = None
+        self.gossip: GossipRuntime | None = None
+        self.replicator: Replicator | None = None
+        self.load_sampler = LoadSampler(self.data_dir, channels_used=self.channels_used)
+        self.directory = PeerDirectory(
+            self.node_id, on_peer=self._on_peer_seen, static_urls=config.peers
+        )
+        self.desired_sources_hook: Callable[[], dict[str, Any]] | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._load_extra: dict[str, str | int | float | bool] = {}
+        self._member_listeners: list[Callable[[MemberEvent], None]] = []
+        self._change_listeners: list[Callable[[Record, bool], None]] = []
+        self._own_server: dict[str, Any] | None = self.state.server(self.node_id)
+        self._leaving = False
+        self._joining = False
+        self._background: set[asyncio.Task[Any]] = set()
 
     @property
     def url(self) -> str:
@@ -106,6 +151,14 @@ class NodeRuntime:
             self.state.refresh_self, self.config.name, self.url, self.config.licensed_channels
         )
         psutil.cpu_percent(None)  # prime: the next call measures since now
+        self._http = httpx.AsyncClient(
+            auth=InternodeAuth(self._internode_credentials), timeout=5.0, trust_env=False
+        )
+        await self.directory.start(self._mdns_interfaces(), self._node_info())
+        if self.state.is_member():
+            await self._start_membership()
+        elif self.config.join_token:
+            self._check_join_token()
         await self.sync_recorder()
         log.info(
             "node %s (%s) started, %s",
@@ -115,6 +168,12 @@ class NodeRuntime:
         )
 
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(self._stop_membership(), self.directory.stop())
+        if self._http is not None:
+            await self._http.aclose()
         if self._sync_task is not None:
             self._sync_task.cancel()
             await asyncio.gather(self._sync_task, return_exceptions=True)
@@ -165,11 +224,12 @@ class NodeRuntime:
     async def _sync_loop(self) -> None:
         while True:
             self._sync_again = False
-            wanted = (
-                desired_sources(self.state.cameras(), self.node_id)
-                if self.state.is_member()
-                else {}
-            )
+            if not self.state.is_member():
+                wanted = {}
+            elif self.desired_sources_hook is not None:
+                wanted = self.desired_sources_hook()
+            else:
+                wanted = desired_sources(self.state.cameras(), self.node_id)
             try:
                 await self.recorder.set_cameras(wanted)
             except Exception:
@@ -185,9 +245,26 @@ class NodeRuntime:
     def _on_store_change(self, record: Record, local: bool) -> None:
         # called in the writing thread: hop onto the loop
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._changed, record)
+            self._loop.call_soon_threadsafe(self._changed, record, local)
 
-    def _changed(self, record: Record) -> None:
+    def _changed(self, record: Record, local: bool = True) -> None:
+        if record.kind == "server" and record.key == self.node_id:
+            if record.value is not None:
+                self._own_server = record.value
+            elif not local:
+                self._own_server_removed()
+        if local and self.replicator is not None:
+            self.replicator.queue_push([record])
+        if record.kind == "server" and record.value is not None and self.gossip is not None:
+            url = record.value.get("url")
+            if record.key != self.node_id and isinstance(url, str):
+                with contextlib.suppress(ValueError):
+                    self.gossip.add_peer(url, record.key)
+        for listener in list(self._change_listeners):
+            try:
+                listener(record, local)
+            except Exception:
+                log.exception("record change listener failed")
         # users and the system are named only to those who may list them: not here
         private = record.kind in ("system", "user")
         self.events.publish(
@@ -201,6 +278,277 @@ class NodeRuntime:
         if record.kind in ("camera", "server", "system"):
             task = asyncio.ensure_future(self.sync_recorder())
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    # ------------------------------------------------------- system of servers
+
+    def system_secret(self) -> bytes | None:
+        system = self.state.system()
+        return None if system is None else bytes.fromhex(system["secret"])
+
+    def system_id(self) -> str | None:
+        system = self.state.system()
+        return None if system is None else system["id"]
+
+    def _internode_credentials(self) -> tuple[str, str, bytes] | None:
+        system = self.state.system()
+        if system is None:
+            return None
+        return system["id"], self.node_id, bytes.fromhex(system["secret"])
+
+    def http_client(self) -> httpx.AsyncClient:
+        """The node's HTTP client; requests are signed with the system secret."""
+        if self._http is None:
+            raise RuntimeError("node not started")
+        return self._http
+
+    async def post_internal(self, url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to another member's internal route; its JSON answer (raises on errors)."""
+        answer = await self.http_client().post(f"{url.rstrip('/')}{path}", json=body, timeout=2.0)
+        answer.raise_for_status()
+        data = answer.json()
+        if not isinstance(data, dict):
+            raise ValueError("internal answer is not an object")
+        return data
+
+    async def apply_remote_records(self, records: list[Record]) -> int:
+        """Store records received from a peer (newer versions win); how many applied."""
+        return await self.write(self._apply_many, records)
+
+    def _apply_many(self, records: list[Record]) -> int:
+        return sum(1 for r in records if self.store.apply_remote(r))
+
+    def members(self) -> dict[str, MemberView]:
+        """The gossip membership view (empty while undefined)."""
+        return {} if self.gossip is None else self.gossip.members()
+
+    def server_state(self, server_id: str) -> str:
+        """alive | suspect | dead for a server (never heard of, or left: dead)."""
+        if server_id == self.node_id:
+            return "alive" if self.state.is_member() else "dead"
+        view = self.members().get(server_id)
+        if view is None or view.state == "left":
+            return "dead"
+        return view.state
+
+    def member_load(self, server_id: str) -> LoadReport | None:
+        if server_id == self.node_id:
+            return self._load_report()
+        view = self.members().get(server_id)
+        return None if view is None else view.load
+
+    def set_load_extra(self, key: str, value: str | int | float | bool) -> None:
+        self._load_extra[key] = value
+
+    def add_membership_listener(self, listener: Callable[[MemberEvent], None]) -> None:
+        self._member_listeners.append(listener)
+
+    def add_change_listener(self, listener: Callable[[Record, bool], None]) -> None:
+        self._change_listeners.append(listener)
+
+    def _load_report(self) -> LoadReport:
+        report = self.load_sampler.sample()
+        if not self._load_extra:
+            return report
+        return dataclasses.replace(report, extra={**report.extra, **self._load_extra})
+
+    def _replication_targets(self) -> list[tuple[str, str]]:
+        out = []
+        for server in self.state.servers():
+            sid, url = server.get("id"), server.get("url")
+            if sid == self.node_id or not isinstance(url, str):
+                continue
+            view = self.members().get(sid)
+            if view is not None and view.state in ("dead", "left"):
+                continue
+            out.append((sid, url))
+        return out
+
+    async def _start_membership(self) -> None:
+        system = self.state.system()
+        if system is None or self.gossip is not None:
+            return
+        host = self.config.listen_host
+        with contextlib.suppress(OSError):
+            host = socket.gethostbyname(host)
+        gossip = GossipRuntime(
+            self.node_id,
+            system["id"],
+            bytes.fromhex(system["secret"]),
+            host=host,
+            port=self.config.listen_port,
+            config=membership_config(self.config.gossip),
+            on_event=self._on_member_event,
+            load_provider=self._load_report,
+        )
+        try:
+            await gossip.start()
+        except OSError as exc:
+            log.error("gossip cannot bind %s:%s/udp: %s", host, self.config.listen_port, exc)
+            return
+        self.gossip = gossip
+        seeds = [s.get("url") for s in self.state.servers() if s.get("id") != self.node_id]
+        seeds += [p.url for p in self.directory.peers() if p.system_id == system["id"]]
+        seeds += list(self.config.peers)
+        for url in dict.fromkeys(u for u in seeds if isinstance(u, str)):
+            with contextlib.suppress(ValueError):
+                gossip.add_peer(url)
+        self.replicator = Replicator(
+            self.store,
+            post=self.post_internal,
+            targets=self._replication_targets,
+            apply=self.apply_remote_records,
+        )
+        self.replicator.start()
+        log.info("membership started in system %s", system["id"])
+
+    async def _stop_membership(self, graceful: bool = True) -> None:
+        replicator, self.replicator = self.replicator, None
+        gossip, self.gossip = self.gossip, None
+        if replicator is not None:
+            await replicator.stop()
+        if gossip is not None:
+            await gossip.stop(graceful=graceful)
+
+    def _on_member_event(self, event: MemberEvent) -> None:
+        state = {"joined": "alive", "left": "dead"}.get(event.kind, event.kind)
+        self.events.publish({"type": "server_state", "server_id": event.node_id, "state": state})
+        for listener in list(self._member_listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("membership listener failed")
+
+    def _node_info(self) -> NodeInfo:
+        return NodeInfo(
+            self.node_id,
+            self.config.name[:63],
+            self.config.listen_port,
+            __version__,
+            self.system_id(),
+        )
+
+    def _mdns_interfaces(self) -> list[str] | None:
+        if not self.config.discovery.mdns:
+            return None
+        if self.config.discovery.interfaces:
+            return list(self.config.discovery.interfaces)
+        try:
+            ip = ipaddress.ip_address(self.config.listen_host)
+        except ValueError:
+            return None
+        if ip.version != 4 or ip.is_unspecified:
+            return None  # never all interfaces: give discovery.interfaces for 0.0.0.0
+        return [str(ip)]
+
+    async def on_joined_system(self) -> None:
+        """This node just became a member (added by a system node)."""
+        self.join_error = None
+        await self._start_membership()
+        if self.replicator is not None:
+            own = self.store.get_record("server", self.node_id)
+            if own is not None:
+                await self.replicator.push_now([own])
+        await self.directory.announce(self._node_info())
+        self._spawn(self.sync_recorder())
+        log.info("joined system %s", self.system_id())
+
+    async def after_server_added(self, record: Record) -> None:
+        """On the system node that added a server: tell every member at once."""
+        if self.replicator is not None:
+            self.replicator.queue_push([record])
+        url = (record.value or {}).get("url")
+        if self.gossip is not None and isinstance(url, str):
+            with contextlib.suppress(ValueError):
+                self.gossip.add_peer(url, record.key)
+
+    async def leave_system(self) -> None:
+        """Become undefined: forget system, users, servers, cameras and secret; keep the
+        node id and the recordings on disk."""
+        self._leaving = True
+        try:
+            await self._stop_membership(graceful=True)
+            await self.write(self.state.forget_system)
+            self._own_server = None
+            self._signer = None
+            await self.directory.announce(self._node_info())
+            await self.sync_recorder()
+        finally:
+            self._leaving = False
+        log.info("left the system: this server is undefined now")
+
+    def _own_server_removed(self) -> None:
+        """Our server record was deleted by a peer while we still hold the secret: we
+        were detached while offline. Seed 2.1 (2): we appear again and work."""
+        if self._leaving or self.state.system() is None:
+            return
+        value = dict(self._own_server or self.server_record())
+        log.warning("this server was detached while offline: announcing itself again")
+        self._spawn(self.write(self.state.add_self, value))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    # ------------------------------------------------------------ discovery
+
+    def discovered(self, *, other_systems: bool = False) -> list[dict[str, Any]]:
+        """Undefined servers seen (or, with other_systems, servers of other systems)."""
+        mine = self.system_id()
+        out = []
+        for peer in self.directory.peers():
+            if self.state.server(peer.node_id) is not None:
+                continue
+            if other_systems:
+                if peer.system_id is not None and peer.system_id != mine:
+                    out.append({**peer.to_json(), "system_id": peer.system_id})
+            elif peer.system_id is None:
+                out.append(peer.to_json())
+        return out
+
+    def _on_peer_seen(self, peer: SeenPeer) -> None:
+        mine = self.system_id()
+        if mine is not None and peer.system_id == mine and self.gossip is not None:
+            with contextlib.suppress(ValueError):
+                self.gossip.add_peer(peer.url, peer.node_id)
+        if mine is None and self.config.join_token and not self._joining:
+            wanted = self._check_join_token()
+            if wanted is not None and peer.system_id == wanted:
+                self._joining = True
+                self._spawn(self._auto_join(peer))
+
+    def _check_join_token(self) -> str | None:
+        try:
+            return token_system_id(self.config.join_token or "")
+        except JoinTokenError as exc:
+            self.join_error = f"join token refused: {exc}"
+            return None
+
+    async def _auto_join(self, peer: SeenPeer) -> None:
+        """Present our join token to a node of its system; it adds us."""
+        try:
+            answer = await self.http_client().post(
+                f"{peer.url}/api/v1/system/join-requests",
+                json={"token": self.config.join_token, "url": self.url},
+                timeout=15.0,
+            )
+            if answer.status_code in (200, 201):
+                log.info("joined the system through %s", peer.url)
+                return
+            try:
+                reason = answer.json().get("error", answer.status_code)
+            except ValueError:
+                reason = answer.status_code
+            if self.state.system() is None:
+                self.join_error = f"join refused by {peer.url}: {reason}"
+                log.error("auto-join: %s", self.join_error)
+                await asyncio.sleep(5.0)  # do not hammer the system with a bad token
+        except httpx.HTTPError as exc:
+            self.join_error = f"cannot reach {peer.url} to join: {type(exc).__name__}"
+            await asyncio.sleep(2.0)
+        finally:
+            self._joining = False
 
     # ------------------------------------------------------------ live views
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from node.auth import Role
 from node.cameras import Priority
+from node.replica import Record
 from node.store import RecordStore
 
 SYSTEM_KEY = "system"
@@ -154,6 +155,22 @@ class SystemState:
         }
         if updated != current:
             self.store.put("server", self.node_id, updated)
+
+    def add_self(self, server: dict[str, Any]) -> Record:
+        """Write this node's own server record (joining a system, or coming back after
+        an offline detach); keeps `joined_at` when given."""
+        value = {"joined_at": self._now_iso(), **server, "id": self.node_id}
+        return self.store.put("server", self.node_id, value)
+
+    def detach_records(self, server_id: str, camera_ids: list[str]) -> list[Record]:
+        """Remove a server (and the given cameras) from the system: tombstones."""
+        items: list[tuple[str, str, dict[str, Any] | None]] = [("server", server_id, None)]
+        items += [("camera", camera_id, None) for camera_id in camera_ids]
+        return self.store.put_many(items)
+
+    def forget_system(self) -> None:
+        """This node leaves its system: it forgets system, users, servers, cameras."""
+        self.store.reset()
 
     def set_failover(self, server_id: str, enabled: bool, max_cameras: int) -> dict[str, Any]:
         server = self.server(server_id)

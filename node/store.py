@@ -147,6 +147,19 @@ class RecordStore:
                 listener(record, local)
         return records
 
+    def reset(self) -> None:
+        """Forget every record (the node leaves its system). Not replicated: the other
+        members keep theirs. Listeners are not called."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM records")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._records.clear()
+
     # -------------------------------------------------------- node-local facts
 
     def get_local(self, name: str) -> str | None:

@@ -11,12 +11,22 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node import __version__
-from node.api import camera_routes, event_routes, recording_routes, server_routes, system_routes
+from node.api import (
+    camera_routes,
+    event_routes,
+    internal_routes,
+    recording_routes,
+    server_routes,
+    system_routes,
+)
 from node.api.errors import install_error_handlers
 from node.runtime import NodeRuntime
 
 # routes anyone may call; every other route must depend on require(role)
 PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login"}
+# not in the OpenAPI document: an undefined node accepts a join (trust model in
+# node/system_join.py); a join request carries a join token signed with the secret
+TOKEN_ROUTES = {"/api/v1/internal/join", "/api/v1/system/join-requests"}
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -76,6 +86,8 @@ def _required_role(route: APIRoute) -> str | None:
         role = getattr(dependency.call, "required_role", None)
         if role is not None:
             return str(role.value)
+        if getattr(dependency.call, "internode", False):
+            return "internode"
         stack.extend(dependency.dependencies)
     return None
 
@@ -88,7 +100,7 @@ def _mark_roles(app: FastAPI, routers: Sequence[APIRouter]) -> None:
         if not isinstance(route, APIRoute):
             continue
         role = _required_role(route)
-        if role is None and route.path not in PUBLIC_ROUTES:
+        if role is None and route.path not in PUBLIC_ROUTES | TOKEN_ROUTES:
             raise RuntimeError(f"route {route.path} has no role check")
         for method in route.methods:
             roles[(method.lower(), route.path)] = role
@@ -133,7 +145,14 @@ def create_app(node: NodeRuntime) -> FastAPI:
     install_error_handlers(app)
     routers = [
         m.router
-        for m in (system_routes, server_routes, camera_routes, recording_routes, event_routes)
+        for m in (
+            system_routes,
+            server_routes,
+            camera_routes,
+            recording_routes,
+            event_routes,
+            internal_routes,
+        )
     ]
     for router in routers:
         app.include_router(router)

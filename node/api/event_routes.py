@@ -42,7 +42,11 @@ async def events(websocket: WebSocket, token: str | None = None) -> None:
             if getter not in done:
                 getter.cancel()
                 break
-            await websocket.send_json(getter.result())
+            event = getter.result()
+            await websocket.send_json(event)
+            if event.get("type") == "logout":
+                await websocket.close(CLOSE_UNAUTHORIZED, "logged out: the system was removed")
+                break
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

@@ -162,3 +162,26 @@ class PeriodsOut(BaseModel):
 
 class DiscoveredCameraOut(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+class AddServerIn(_In):
+    url: Annotated[
+        str, StringConstraints(pattern=r"^https?://[^\s/]{1,253}(/.*)?$", max_length=300)
+    ]
+    owner_username: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    owner_password: Annotated[str, StringConstraints(max_length=1024)]
+
+
+class DetachIn(_In):
+    keep_cameras: StrictBool
+    confirm_token: Annotated[str, StringConstraints(max_length=1024)] | None = None
+
+
+class JoinTokenIn(_In):
+    ttl_s: float = Field(default=3600.0, gt=0, le=30 * 86400)
+
+
+class JoinTokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+    system_id: str

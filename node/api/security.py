@@ -58,6 +58,13 @@ def bearer_token(request: Request) -> str | None:
 def require(role: Role) -> Callable[[Request], Awaitable[Caller]]:
     async def check(request: Request) -> Caller:
         node = get_node(request)
+        if not node.state.is_member() and bearer_token(request):
+            # the node left its system (last server detached): every token is void
+            raise ApiError(
+                401,
+                "this server no longer belongs to a system: the token is not valid any more",
+                {"WWW-Authenticate": "Bearer"},
+            )
         require_member(node)
         caller = authenticate(node, bearer_token(request))
         if not role_allows(caller.role, role):

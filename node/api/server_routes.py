@@ -1,38 +1,114 @@
-"""Servers of the system and their failover settings."""
+"""Servers of the system: list with membership and load, discovered undefined servers,
+add (owner's credentials), detach (owner, two-step with a 5-second wait), failover
+settings, join tokens."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
 
 from node.api.errors import ApiError
-from node.api.models import FailoverIn, ServerOut
-from node.api.security import Admin, Node, Viewer
+from node.api.models import (
+    AddServerIn,
+    DetachIn,
+    FailoverIn,
+    JoinTokenIn,
+    JoinTokenOut,
+    ServerOut,
+)
+from node.api.security import Admin, Node, Owner, Viewer
+from node.auth import Role, verify_password
 from node.config import MAX_CHANNELS
+from node.detach import (
+    LAST_SERVER_MESSAGE,
+    ConfirmError,
+    camera_deletions,
+    check_confirm_token,
+    mint_confirm_token,
+    plan_detach,
+)
+from node.join_token import mint_join_token
+from node.membership_types import LoadReport
 from node.runtime import NodeRuntime
+from node.system_join import JoinError, add_server
 
 router = APIRouter(prefix="/api/v1", tags=["servers"])
+DETACH_PATH = "/api/v1/internal/detach"
+
+
+def load_json(load: LoadReport | None) -> dict[str, Any]:
+    if load is None:
+        return {}
+    return {
+        "cpu_percent": round(load.cpu_percent, 1),
+        "memory_percent": round(load.mem_percent, 1),
+        "disk_free_bytes": load.disk_free_bytes,
+        "net_bytes_per_s": round(load.net_bytes_per_s, 1),
+        **{k: v for k, v in load.extra.items() if k == "proc_cpu"},
+    }
 
 
 def server_out(node: NodeRuntime, server: dict) -> ServerOut:
     this = server["id"] == node.node_id
+    state = node.server_state(server["id"])
+    load = node.member_load(server["id"])
+    online = state in ("alive", "suspect")
     return ServerOut(
         id=server["id"],
         name=server.get("name", ""),
         url=server.get("url", ""),
-        # membership (issue 4) fills in other servers; this node is alive by definition
-        state="alive" if this else "unknown",
-        online=this,
+        state=state,
+        online=online,
         failover_enabled=bool(server.get("failover_enabled", False)),
         max_cameras=int(server.get("max_cameras", 0)),
         licensed_channels=int(server.get("licensed_channels", MAX_CHANNELS)),
-        channels_used=node.channels_used() if this else 0,
-        load=node.load() if this else {},
+        channels_used=node.channels_used() if this else (load.channels_used if load else 0),
+        load=load_json(load) if online else {},
     )
 
 
 @router.get("/servers", response_model=list[ServerOut])
 async def list_servers(node: Node, _caller: Viewer) -> list[ServerOut]:
     return [server_out(node, s) for s in node.state.servers()]
+
+
+@router.get("/servers/discovered")
+async def discovered_servers(
+    node: Node, _caller: Viewer, all: bool = False
+) -> list[dict[str, Any]]:
+    """Undefined servers seen over mDNS or static peers: [{"id", "name", "url"}].
+    With `?all=true`, servers of OTHER systems (with their `system_id`)."""
+    return node.discovered(other_systems=all)
+
+
+@router.post("/servers", status_code=201, response_model=ServerOut)
+async def add_undefined_server(body: AddServerIn, node: Node, _caller: Admin) -> ServerOut:
+    """Add the undefined server at `url`; needs the system owner's user name and
+    password. Wrong credentials: 401/403, another system's server: 409, unreachable:
+    502/504; nothing changes on either side then."""
+    user = node.state.user(body.owner_username)
+    throttle_key = f"add-server:{body.owner_username}"
+    wait_s = node.throttle.retry_after(throttle_key, "add-server")
+    if wait_s > 0:
+        raise ApiError(429, f"too many wrong owner passwords: try again in {wait_s:.0f} s")
+    ok = await asyncio.to_thread(
+        verify_password, None if user is None else user["password_hash"], body.owner_password
+    )
+    if not ok or user is None:
+        node.throttle.failed(throttle_key, "add-server")
+        raise ApiError(401, "owner_username/owner_password: wrong user name or password")
+    if user["role"] != Role.owner:
+        raise ApiError(403, f"{body.owner_username!r} is not the system owner")
+    node.throttle.succeeded(throttle_key, "add-server")
+    try:
+        server = await add_server(node, body.url)
+    except JoinError as exc:
+        raise ApiError(exc.status, exc.reason) from None
+    return server_out(node, server)
 
 
 @router.get("/servers/{server_id}", response_model=ServerOut)
@@ -47,3 +123,92 @@ async def get_server(server_id: str, node: Node, _caller: Viewer) -> ServerOut:
 async def set_failover(server_id: str, body: FailoverIn, node: Node, _caller: Admin) -> ServerOut:
     server = await node.write(node.state.set_failover, server_id, body.enabled, body.max_cameras)
     return server_out(node, server)
+
+
+@router.post("/servers/{server_id}/detach", status_code=200)
+async def detach_server(
+    server_id: str, body: DetachIn, node: Node, _caller: Owner, response: Response
+) -> dict[str, Any]:
+    """Two steps (seed 2.1: confirm after a 5-second wait). Without `confirm_token`:
+    202 with what will happen (warnings: offline server, last server) and a
+    `confirm_token` usable from `confirm_after`. With it: the detach is done."""
+    if node.state.server(server_id) is None:
+        raise ApiError(404, f"no server {server_id!r}")
+    secret = node.system_secret()
+    assert secret is not None  # Owner implies a member
+    plan = plan_detach(
+        server_id,
+        body.keep_cameras,
+        servers=node.state.servers(),
+        cameras=node.state.cameras(),
+        online=node.server_state(server_id) in ("alive", "suspect"),
+        this_node_id=node.node_id,
+    )
+    now = time.time()
+    if body.confirm_token is None:
+        token, valid_from, expires_at = mint_confirm_token(
+            secret, server_id, body.keep_cameras, now=now
+        )
+        response.status_code = 202
+        return {
+            **plan.to_json(),
+            "done": False,
+            "confirm_token": token,
+            "confirm_after": _iso(valid_from),
+            "confirm_expires_at": _iso(expires_at),
+        }
+    try:
+        check_confirm_token(body.confirm_token, secret, server_id, body.keep_cameras, now=now)
+    except ConfirmError as exc:
+        raise ApiError(409 if "wait" in str(exc) else 422, str(exc)) from None
+    result = {**plan.to_json(), "done": True}
+    if plan.this_node and plan.last_server:
+        node.events.publish({"type": "logout", "message": LAST_SERVER_MESSAGE})
+        await asyncio.sleep(0.1)  # let the WebSocket clients get it
+        await node.leave_system()
+        return result
+    if plan.online and not plan.this_node:
+        reached = await _tell_detached(node, server_id)
+        if not reached:
+            result["warnings"] = [
+                *result["warnings"],
+                "the server did not answer: it comes back in the list when it returns",
+            ]
+    records = await node.write(node.state.detach_records, server_id, camera_deletions(plan))
+    if plan.this_node:
+        if node.replicator is not None:
+            await node.replicator.push_now(records)
+        await node.leave_system()
+    return result
+
+
+async def _tell_detached(node: NodeRuntime, server_id: str) -> bool:
+    server = node.state.server(server_id) or {}
+    url = str(server.get("url", "")).rstrip("/")
+    try:
+        answer = await node.http_client().post(f"{url}{DETACH_PATH}", json={}, timeout=5.0)
+    except Exception:
+        return False
+    return answer.status_code == 200
+
+
+@router.post("/system/join-tokens", status_code=201, response_model=JoinTokenOut, tags=["system"])
+async def create_join_token(body: JoinTokenIn, node: Node, _caller: Owner) -> JoinTokenOut:
+    """A token that lets a node started with `--join-token` join this system by
+    itself (owner only; carries the system id and an expiry, no password)."""
+    system = node.state.system()
+    assert system is not None
+    token, expires_at = mint_join_token(
+        bytes.fromhex(system["secret"]), system["id"], ttl_s=body.ttl_s, now=time.time()
+    )
+    return JoinTokenOut(
+        token=token, expires_at=datetime.fromtimestamp(expires_at, UTC), system_id=system["id"]
+    )
+
+
+def _iso(unix_s: float) -> str:
+    return (
+        datetime.fromtimestamp(unix_s, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

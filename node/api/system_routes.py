@@ -19,13 +19,16 @@ _setup_lock = asyncio.Lock()
 @router.get("/health", tags=["system"])
 async def health(node: Node) -> dict[str, object]:
     system = node.state.system()
-    return {
+    answer: dict[str, object] = {
         "node_id": node.node_id,
         "name": node.config.name,
         "system_id": None if system is None else system["id"],
         "state": "member" if node.state.is_member() else "undefined",
         "version": node.version,
     }
+    if node.join_error is not None:  # an auto-join was refused: say why
+        answer["join_error"] = node.join_error
+    return answer
 
 
 @router.post("/system/setup", status_code=201, response_model=SetupOut, tags=["system"])
@@ -42,6 +45,7 @@ async def setup(body: SetupIn, node: Node) -> SetupOut:
             password_hash,
             node.server_record(),
         )
+        await node.on_joined_system()
     return SetupOut(
         system_id=system["id"],
         system_name=system["name"],

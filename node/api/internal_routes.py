@@ -1,0 +1,148 @@
+"""Node-to-node routes: replication, join, detach. Not in the public OpenAPI document.
+
+Every route but `/internal/join` and `/system/join-requests` admits only requests
+signed with the system secret (node/internode_auth.py: HMAC, timestamp, nonce), so a
+process outside the system gets 401 and changes nothing. `/internal/join` is accepted
+only by an undefined server (trust model in node/system_join.py); a join request
+must carry a join token signed with the system secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from node.api.errors import ApiError
+from node.api.security import get_node
+from node.internode_auth import InternodeAuthError, request_target
+from node.join_token import JoinTokenError, verify_join_token
+from node.replica import ReplicaError, record_to_json
+from node.replication import parse_records
+from node.system_join import JoinError, accept_join, add_server
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", include_in_schema=False)
+
+
+async def internode(request: Request) -> str:
+    """The calling node's id, if the request is signed with this system's secret."""
+    node = get_node(request)
+    body = await request.body()
+    try:
+        return node.internode_verifier.verify(
+            request.method,
+            request_target(request),
+            request.headers,
+            body,
+            system_id=node.system_id(),
+            system_secret=node.system_secret() or b"",
+        )
+    except InternodeAuthError as exc:
+        raise ApiError(
+            401,
+            f"internode auth failed ({exc.reason}): {exc}",
+            {"WWW-Authenticate": "Camkeep-Node"},
+        ) from None
+
+
+internode.internode = True  # type: ignore[attr-defined]
+Peer = Annotated[str, Depends(internode)]
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError:
+        raise ApiError(422, "body is not JSON") from None
+
+
+@router.post("/internal/records")
+async def push_records(request: Request, caller: Peer) -> dict[str, int]:
+    node = get_node(request)
+    body = await _json(request)
+    try:
+        records = parse_records(body.get("records") if isinstance(body, dict) else None)
+    except ReplicaError as exc:
+        raise ApiError(422, f"records malformed: {exc}") from None
+    applied = await node.apply_remote_records(records)
+    return {"applied": applied}
+
+
+@router.post("/internal/sync")
+async def sync(request: Request, caller: Peer) -> dict[str, Any]:
+    node = get_node(request)
+    if node.replicator is None:
+        raise ApiError(409, "replication not running")
+    try:
+        return node.replicator.answer_sync(await _json(request))
+    except ReplicaError as exc:
+        raise ApiError(422, f"digest malformed: {exc}") from None
+
+
+@router.post("/internal/fetch")
+async def fetch(request: Request, caller: Peer) -> dict[str, Any]:
+    node = get_node(request)
+    if node.replicator is None:
+        raise ApiError(409, "replication not running")
+    try:
+        return node.replicator.answer_fetch(await _json(request))
+    except ReplicaError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+@router.post("/internal/detach")
+async def detach_me(request: Request, caller: Peer) -> dict[str, Any]:
+    """A member tells this node it is detached: it becomes undefined."""
+    node = get_node(request)
+    log.warning("detached from the system by %s", caller)
+    await node.leave_system()
+    return {"node_id": node.node_id, "state": "undefined"}
+
+
+@router.post("/internal/join")
+async def join(request: Request) -> dict[str, Any]:
+    """An undefined server accepts the system a system node brings (see system_join)."""
+    node = get_node(request)
+    body = await request.body()
+    try:
+        parsed = json.loads(body or b"null")
+    except ValueError:
+        raise ApiError(422, "body is not JSON") from None
+    try:
+        own = await accept_join(
+            node, request.method, request_target(request), request.headers, body, parsed
+        )
+    except JoinError as exc:
+        raise ApiError(exc.status, exc.reason) from None
+    return {"server": record_to_json(own)}
+
+
+@router.post("/system/join-requests", status_code=201)
+async def join_request(request: Request) -> dict[str, Any]:
+    """An undefined node presents a join token: verify it, then add that node."""
+    node = get_node(request)
+    system = node.state.system()
+    if system is None:
+        raise ApiError(409, "this server is undefined")
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, "body must be an object with token and url")
+    token, url = body.get("token"), body.get("url")
+    if not isinstance(token, str) or not isinstance(url, str) or len(url) > 300:
+        raise ApiError(422, "token and url are required strings")
+    if not url.startswith(("http://", "https://")):
+        raise ApiError(422, "url must be http://HOST:PORT")
+    try:
+        verify_join_token(token, bytes.fromhex(system["secret"]), system["id"], now=time.time())
+    except JoinTokenError as exc:
+        log.warning("join request from %s refused: %s", url, exc)
+        raise ApiError(401, str(exc)) from None
+    try:
+        server = await add_server(node, url)
+    except JoinError as exc:
+        raise ApiError(exc.status, exc.reason) from None
+    return {"server_id": server["id"], "system_id": system["id"]}

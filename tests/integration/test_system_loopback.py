@@ -1,0 +1,142 @@
+"""A system of real node processes on loopback (static --peer, no mDNS): add a server
+with the owner's password, replication both ways, join token, outsiders refused,
+detach of an online server."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import httpx
+import node_harness
+import pytest
+from node_harness import OWNER, OWNER_PASSWORD, wait_until
+
+from node.internode_auth import sign_request
+
+node_factory = node_harness.node_factory  # fixture
+NO_MDNS = "[discovery]\nmdns = false\n"
+
+
+def health(node) -> dict:
+    return httpx.get(f"{node.url}/api/v1/health", timeout=10).json()
+
+
+def server_ids(node, token: str) -> set[str]:
+    answer = httpx.get(
+        f"{node.url}/api/v1/servers", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    return {s["id"] for s in answer.json()} if answer.status_code == 200 else set()
+
+
+@pytest.fixture
+def pair(node_factory):
+    a = node_factory(name="alpha", config=NO_MDNS)
+    b = node_factory(name="beta", config=NO_MDNS)
+    a.setup()
+    return a, b
+
+
+def add(a, token: str, url: str, password: str = OWNER_PASSWORD) -> httpx.Response:
+    return httpx.post(
+        f"{a.url}/api/v1/servers",
+        json={"url": url, "owner_username": OWNER, "owner_password": password},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def test_add_server_replicates_and_refuses_wrong_password(pair) -> None:
+    a, b = pair
+    token = a.login()
+    wrong = add(a, token, b.url, "not-the-password")
+    assert wrong.status_code == 401, wrong.text
+    assert "password" in wrong.json()["error"]
+    assert httpx.get(f"{b.url}/api/v1/health").json()["state"] == "undefined"
+    assert len(server_ids(a, token)) == 1
+
+    answer = add(a, token, b.url)
+    assert answer.status_code == 201, answer.text
+    b_id = httpx.get(f"{b.url}/api/v1/health").json()["node_id"]
+    assert answer.json()["id"] == b_id
+    assert health(b)["state"] == "member"
+    # the same token works on b (same secret), and both list both servers
+    assert server_ids(b, token) == server_ids(a, token) == {health(a)["node_id"], b_id}
+
+    # a user made on b reaches a, a camera setting made on a reaches b
+    made = httpx.post(
+        f"{b.url}/api/v1/users",
+        json={"username": "vic", "password": "viewer-pass-1", "role": "viewer"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    t0 = time.monotonic()
+    wait_until(lambda: a.login("vic", "viewer-pass-1"), 5.0, "user made on b usable on a")
+    assert time.monotonic() - t0 < 5
+
+    # membership: b is alive as seen from a, with load
+    def b_alive() -> bool:
+        servers = httpx.get(
+            f"{a.url}/api/v1/servers", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        row = next(s for s in servers if s["id"] == b_id)
+        return row["state"] == "alive" and "cpu_percent" in row["load"]
+
+    wait_until(b_alive, 10.0, "b alive with load as seen from a")
+    # adding it again: already a member
+    again = add(a, token, b.url)
+    assert again.status_code == 409
+
+
+def test_add_unreachable_and_other_system(node_factory) -> None:
+    a = node_factory(name="alpha", config=NO_MDNS)
+    c = node_factory(name="gamma", config=NO_MDNS)
+    a.setup()
+    c.setup(system_name="other")
+    token = a.login()
+    other = add(a, token, c.url)
+    assert other.status_code == 409, other.text
+    assert "another system" in other.json()["error"]
+    gone = add(a, token, "http://127.0.0.1:9")
+    assert gone.status_code in (502, 504), gone.text
+    assert "error" in gone.json()
+    assert len(server_ids(a, token)) == 1
+
+
+def test_outsider_cannot_use_internal_routes(pair) -> None:
+    a, _ = pair
+    token = a.login()
+    system_id = httpx.get(f"{a.url}/api/v1/health").json()["system_id"]
+    body = b'{"records":[]}'
+    for path in ("/api/v1/internal/records", "/api/v1/internal/sync", "/api/v1/internal/detach"):
+        unsigned = httpx.post(f"{a.url}{path}", content=body)
+        assert unsigned.status_code == 401
+        headers = sign_request(secrets.token_bytes(32), system_id, "intruder", "POST", path, body)
+        forged = httpx.post(f"{a.url}{path}", content=body, headers=headers)
+        assert forged.status_code == 401, forged.text
+        assert "signature" in forged.json()["error"]
+    # an undefined-only route: a member refuses a join
+    join = httpx.post(f"{a.url}/api/v1/internal/join", json={"system_id": "x", "records": []})
+    assert join.status_code in (409, 422)
+    assert httpx.get(f"{a.url}/api/v1/health").json()["state"] == "member"
+    assert len(server_ids(a, token)) == 1
+
+
+def test_join_token_via_static_peer(node_factory) -> None:
+    a = node_factory(name="alpha", config=NO_MDNS)
+    a.setup()
+    token = a.login()
+    minted = httpx.post(
+        f"{a.url}/api/v1/system/join-tokens",
+        json={"ttl_s": 600},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert minted.status_code == 201, minted.text
+    join_token = minted.json()["token"]
+    b = node_factory(
+        name="beta", config=NO_MDNS, args=["--peer", a.url, "--join-token", join_token]
+    )
+    wait_until(lambda: health(b)["state"] == "member", 15.0, "b joined with its token")
+    b_id = httpx.get(f"{b.url}/api/v1/health").json()["node_id"]
+    wait_until(lambda: b_id in server_ids(a, token), 5.0, "b listed on a")
