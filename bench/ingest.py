@@ -14,12 +14,14 @@ section `## Ingest (bench/ingest.py)` of bench/RESULTS.md.
     python bench/ingest.py                  # 16, 64, 128 streams, 20 s windows
     python bench/ingest.py --quick          # 4 streams, 6 s window
     python bench/ingest.py --streams 32 --duration 10 --bitrate 2000000
+    python bench/ingest.py --quick --ingest both   # also FFmpeg's RTSP client in the node
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -51,13 +53,15 @@ def _free_port() -> int:
 # ---- worker process: one RecorderService ------------------------------------------
 
 
-async def worker_main(rec_dir: Path, urls: list[str]) -> None:
+async def worker_main(rec_dir: Path, urls: list[str], fast_ingest: bool) -> None:
     """Start the service, print "ready", read "go", record `urls`, print "recording" once
     every camera records, print a JSON summary and exit when stdin says "stop"."""
     sys.path.insert(0, str(ROOT))
     from recorder import CameraSource, RecorderService
 
-    service = RecorderService(rec_dir, rec_dir / "index.db", "bench", segment_seconds=60.0)
+    service = RecorderService(
+        rec_dir, rec_dir / "index.db", "bench", segment_seconds=60.0, fast_ingest=fast_ingest
+    )
     await service.start()
     loop = asyncio.get_running_loop()
     print("ready", flush=True)
@@ -103,7 +107,13 @@ def _wait_line(process: subprocess.Popen, expected: str, timeout_s: float) -> No
     raise RuntimeError(f"process did not say {expected!r}")
 
 
-def run_one(streams: int, duration_s: float, warmup_s: float, args: argparse.Namespace) -> dict:
+def run_one(
+    streams: int,
+    duration_s: float,
+    warmup_s: float,
+    args: argparse.Namespace,
+    ffmpeg_ingest: bool,
+) -> dict:
     rtsp_port = _free_port()
     work = Path(tempfile.mkdtemp(prefix="ckbench-ingest-"))
     emulator = recorder = None
@@ -119,7 +129,8 @@ def run_one(streams: int, duration_s: float, warmup_s: float, args: argparse.Nam
         _wait_line(emulator, "ready", 600)
         urls = [f"rtsp://{HOST}:{rtsp_port}/cam{i}/main" for i in range(1, streams + 1)]
         recorder = subprocess.Popen(
-            [sys.executable, __file__, "--worker", json.dumps([str(work / "node"), urls])],
+            [sys.executable, __file__, "--worker",
+             json.dumps([str(work / "node"), urls, not ffmpeg_ingest])],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         _wait_line(recorder, "ready", 60)
@@ -175,6 +186,7 @@ def run_one(streams: int, duration_s: float, warmup_s: float, args: argparse.Nam
         ff_cores = (ff_cpu1 - ff_cpu0) / window if ff else float("nan")
         return {
             "streams": streams,
+            "reader": "FFmpeg (PyAV)" if ffmpeg_ingest else "own",
             "node_cores": node_cores,
             "ffmpeg_cores": ff_cores,
             "ratio": node_cores / ff_cores if ff and ff_cores > 0 else float("nan"),
@@ -205,20 +217,23 @@ def format_table(rows: list[dict], args: argparse.Namespace, duration_s: float) 
         f"{when}, {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; emulated main streams {args.width}x{args.height} "
         f"H.264 at {args.bitrate / 1e6:g} Mbit/s over RTSP/TCP; recorder = one RecorderService "
-        "process (60 s fragmented-MP4 segments, 1 s fragments); ffmpeg = one "
+        "process (60 s fragmented-MP4 segments, 1 s fragments, muxed by PyAV; RTSP read by "
+        "its own RTSP/TCP client, or by FFmpeg's through PyAV); ffmpeg = one "
         "`ffmpeg -rtsp_transport tcp -i URL -c copy -f segment` per stream, CPU summed; both "
         f"record the same streams at the same time; CPU over {duration_s:g} s after warm-up. "
         "Targets (DESIGN.md §7): ratio <= 0.5, 128 streams with the node <= 0.5 core, "
         "<= 8 MiB per stream.",
         "",
-        "| streams | recorder CPU (cores) | ffmpeg CPU (cores, summed) | ratio "
+        "| streams | recorder RTSP reader | recorder CPU (cores) "
+        "| ffmpeg CPU (cores, summed) | ratio "
         "| recorder ms CPU/s per stream | RSS growth MiB/stream | recorder RSS MiB "
         "| recording | Mbit/s per stream | fps |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['streams']} | {row['node_cores']:.3f} | {row['ffmpeg_cores']:.3f} | "
+            f"| {row['streams']} | {row['reader']} | {row['node_cores']:.3f} | "
+            f"{row['ffmpeg_cores']:.3f} | "
             f"{row['ratio']:.2f} | {1000 * row['node_cores'] / row['streams']:.2f} | "
             f"{row['rss_mib_per_stream']:.2f} | {row['rss_mib']:.0f} | "
             f"{row['recording']}/{row['streams']} | {row['mbps_per_stream']:.2f} | "
@@ -247,22 +262,29 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--no-ffmpeg", action="store_true", help="recorder only (no ratio)")
+    parser.add_argument(
+        "--ingest",
+        choices=["own", "ffmpeg", "both"],
+        default="own",
+        help="recorder's RTSP reader: its own client, FFmpeg's (PyAV), or both in turn",
+    )
     parser.add_argument("--quick", action="store_true", help="short run: 4 streams, 6 s")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        rec_dir, urls = json.loads(args.worker)
-        asyncio.run(worker_main(Path(rec_dir), urls))
+        rec_dir, urls, fast = json.loads(args.worker)
+        asyncio.run(worker_main(Path(rec_dir), urls, fast))
         return 0
     counts = args.streams or ([4] if args.quick else [16, 64, 128])
     duration = args.duration or (6.0 if args.quick else 20.0)
     warmup = min(args.warmup, 3.0) if args.quick else args.warmup
     rows = []
-    for count in counts:
-        row = run_one(count, duration, warmup, args)
+    modes = {"own": [False], "ffmpeg": [True], "both": [False, True]}[args.ingest]
+    for count, ffmpeg_ingest in itertools.product(counts, modes):
+        row = run_one(count, duration, warmup, args, ffmpeg_ingest)
         print(
-            f"{count:4d} streams: recorder {row['node_cores']:.3f} cores, ffmpeg "
+            f"{count:4d} streams ({row['reader']}): recorder {row['node_cores']:.3f} cores, ffmpeg "
             f"{row['ffmpeg_cores']:.3f} cores, ratio {row['ratio']:.2f}, "
             f"{row['rss_mib_per_stream']:.2f} MiB/stream",
             flush=True,

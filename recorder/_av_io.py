@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import itertools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +26,8 @@ import av
 from ._model import ExportError
 from ._mp4boxes import scan_file
 from ._nal import parameter_sets
+from ._rtp import RtspProtocolError, TimestampUnwrapper, VideoDepacketizer
+from ._rtsp_client import RtspClient, RtspStalled
 from ._timeline import SegmentClock, TimestampFixer
 
 log = logging.getLogger(__name__)
@@ -148,6 +153,7 @@ class _Remuxer:
         stop: threading.Event,
         scrub: Callable[[str], str],
         now_ms: Callable[[], int] = _now_ms,
+        video_time_base: float | None = None,
     ) -> None:
         self.inp = inp
         self.now_ms = now_ms
@@ -165,7 +171,7 @@ class _Remuxer:
         self.codec = video.codec_context.name
         self.width = video.codec_context.width
         self.height = video.codec_context.height
-        self.tb_v = float(video.time_base)
+        self.tb_v = video_time_base or float(video.time_base)
         self.clock = SegmentClock(self.tb_v, segment_seconds)
         self.vfix = TimestampFixer(round(TIMESTAMP_JUMP_S / self.tb_v))
         if self.audio is not None:
@@ -328,9 +334,23 @@ def record_attempt(
     stop: threading.Event,
     scrub: Callable[[str], str],
     on_connected: Callable[[], None] | None = None,
+    fast: FastSource | None = None,
 ) -> str:
     """One attempt: connect, remux into segments until `stop` is set (returns) or an
     error or end of stream (raises IngestFailure with a scrubbed message)."""
+    if fast is not None:
+        try:
+            return _record_fast(
+                fast,
+                segment_seconds=segment_seconds,
+                stall_timeout_s=stall_timeout_s,
+                sink=sink,
+                stop=stop,
+                scrub=scrub,
+                on_connected=on_connected,
+            )
+        except FastIngestUnsupported:
+            pass  # e.g. an audio track: FFmpeg's RTSP client handles everything
     try:
         inp = open_camera(url, stall_timeout_s)
     except (av.FFmpegError, OSError) as exc:
@@ -343,6 +363,151 @@ def record_attempt(
     finally:
         with contextlib.suppress(av.FFmpegError, OSError):
             inp.close()
+
+
+# --- fast ingest: our RTSP/TCP client + depacketizer, PyAV only for muxing ---------------
+
+TB_90K = Fraction(1, 90000)
+
+
+class FastIngestUnsupported(Exception):
+    """The camera offers something the fast ingest does not handle (audio, codec)."""
+
+
+@dataclass(frozen=True)
+class FastSource:
+    url: str  # without credentials
+    username: str | None
+    password: str | None
+
+
+class _Streams:
+    def __init__(self) -> None:
+        self.video: list = []
+        self.audio: list = []
+
+
+class _FastInput:
+    """Looks like an av input container to _Remuxer (`streams`, `demux`), fed by
+    RtspClient: access units become av.Packets in 1/90000 time base."""
+
+    def __init__(self, client: RtspClient, codec: str, extradata: bytes) -> None:
+        self.client = client
+        self.codec = codec
+        self.extradata = extradata
+        self.streams = _Streams()
+        self.template = None
+        self._units = self._access_units()
+        self._first: tuple[bytes, bool, int] | None = None
+
+    def _access_units(self):
+        depacketize = VideoDepacketizer(self.codec).push
+        unwrap = TimestampUnwrapper().unwrap
+        for channel, data in self.client.frames():
+            if channel != 0 or len(data) < 12 or data[0] >> 6 != 2:
+                continue  # RTCP, other tracks, not RTP v2
+            first = data[0]
+            start = 12 + 4 * (first & 0x0F)
+            if first & 0x10:  # header extension
+                if len(data) < start + 4:
+                    continue
+                start += 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
+            end = len(data) - (data[-1] if first & 0x20 else 0)  # padding
+            if start >= end:
+                continue
+            stamp = (data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7]
+            units = depacketize(data[start:end], stamp, data[1] & 0x80 != 0)
+            if units is not None:
+                for unit, key, unit_stamp in units:
+                    yield unit, key, unwrap(unit_stamp)
+
+    def open(self) -> None:
+        """Read up to the first keyframe; describe the stream by it (a tiny raw-stream
+        container whose video stream is the muxers' template)."""
+        for unit in self._units:
+            if not unit[1]:
+                continue
+            head = unit[0] if parameter_sets(unit[0], self.codec) else self.extradata + unit[0]
+            self.template = av.open(io.BytesIO(head), format=self.codec)
+            if not self.template.streams.video:
+                raise IngestFailure("camera's first keyframe cannot be read")
+            self.streams.video.append(self.template.streams.video[0])
+            self._first = unit
+            return
+        raise IngestFailure("camera ended the stream")
+
+    def demux(self, streams):
+        video = self.streams.video[0]
+        packet_class = av.Packet
+        if self._first is not None:
+            units = [self._first]
+            self._first = None
+        else:
+            units = []
+        time_base = TB_90K
+        for data, key, stamp in itertools.chain(units, self._units):
+            packet = packet_class(data)
+            packet.pts = stamp
+            packet.dts = stamp
+            packet.time_base = time_base
+            packet.is_keyframe = key
+            packet.stream = video
+            yield packet
+
+    def close(self) -> None:
+        if self.template is not None:
+            self.template.close()
+
+
+def _record_fast(
+    source: FastSource,
+    *,
+    segment_seconds: float,
+    stall_timeout_s: float,
+    sink: SegmentSink,
+    stop: threading.Event,
+    scrub: Callable[[str], str],
+    on_connected: Callable[[], None] | None,
+) -> str:
+    client = RtspClient(source.url, source.username, source.password, stall_timeout_s)
+    fast_input = None
+    try:
+        try:
+            client.connect()
+            tracks = client.describe()
+            video = next((t for t in tracks if t.kind == "video" and t.codec), None)
+            if video is None or any(t.kind == "audio" for t in tracks):
+                raise FastIngestUnsupported
+            client.setup(video, 0)
+            client.play()
+            fast_input = _FastInput(client, video.codec, video.parameter_sets())
+            fast_input.open()
+            remuxer = _Remuxer(
+                fast_input,
+                segment_seconds=segment_seconds,
+                sink=sink,
+                stop=stop,
+                scrub=scrub,
+                video_time_base=float(TB_90K),
+            )
+        except RtspProtocolError as exc:
+            # Something our small client does not understand: let FFmpeg's try.
+            log.info("fast ingest not usable (%s); using FFmpeg's RTSP client", scrub(str(exc)))
+            raise FastIngestUnsupported from None
+        except (RtspStalled, OSError, av.FFmpegError) as exc:
+            raise _failure(exc, scrub) from None
+        if on_connected is not None:
+            on_connected()
+        try:
+            return remuxer.run()
+        except (RtspStalled, RtspProtocolError) as exc:
+            raise IngestFailure(scrub(str(exc))) from None
+        except (ConnectionError, OSError) as exc:
+            raise _failure(exc, scrub) from None
+    finally:
+        if fast_input is not None:
+            fast_input.close()
+        client.close()
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,12 @@ class CameraIngest:
         post: Post,
         storage_ok: Callable[[], bool],
         rng: random.Random | None = None,
+        fast_ingest: bool = True,
     ) -> None:
         self.source = source
+        self._fast = (
+            _av_io.FastSource(source.url, source.username, source.password) if fast_ingest else None
+        )
         self.camera_id = source.camera_id
         self._recordings_dir = recordings_dir
         self._segment_seconds = segment_seconds
@@ -135,6 +139,7 @@ class CameraIngest:
                         sink=self,
                         stop=self._attempt_stop,
                         scrub=scrub_text,
+                        fast=self._fast,
                     )
                     last_error = self._interrupt_reason or "recording interrupted"
                     if self._interrupt_reason:

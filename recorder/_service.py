@@ -88,6 +88,7 @@ class RecorderService:
         retention: RetentionPolicy = RetentionPolicy(),  # noqa: B008 (frozen value)
         stall_timeout_s: float = 5.0,
         on_status: Callable[[CameraStatus], None] | None = None,
+        fast_ingest: bool = True,
     ) -> None:
         if segment_seconds <= 0 or stall_timeout_s <= 0:
             raise RecorderError("segment_seconds and stall_timeout_s must be positive")
@@ -98,6 +99,9 @@ class RecorderService:
         self.retention = retention
         self.stall_timeout_s = stall_timeout_s
         self._on_status = on_status
+        # Our own RTSP/TCP reader for H.264/H.265 video-only cameras (FFmpeg's costs
+        # about twice the CPU); others, or False here, use FFmpeg's RTSP client.
+        self.fast_ingest = fast_ingest
         self._loop: asyncio.AbstractEventLoop | None = None
         self._index: SegmentIndex | None = None
         self._ingests: dict[str, CameraIngest] = {}
@@ -174,6 +178,7 @@ class RecorderService:
             post=self._post,
             storage_ok=lambda: not self._storage_full,
             rng=self._rng,
+            fast_ingest=self.fast_ingest,
         )
         self._ingests[source.camera_id] = ingest
         self._live.setdefault(source.camera_id, _Live())

@@ -1,0 +1,202 @@
+"""A small blocking RTSP/1.0 client for the fast ingest: DESCRIBE (Digest/Basic auth),
+SETUP over TCP (interleaved), PLAY, keep-alive, TEARDOWN; then reads the interleaved
+RTP in large chunks. Runs on the camera's ingest thread; a socket timeout turns a
+stalled camera into an error after `timeout_s`."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from ._rtp import MediaTrack, RtspProtocolError, authorization, parse_sdp
+
+USER_AGENT = "camkeep"
+RECV_BYTES = 256 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class RtspStalled(Exception):
+    """No data from the camera for the timeout."""
+
+
+class RtspClient:
+    def __init__(
+        self, url: str, username: str | None, password: str | None, timeout_s: float
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "rtsp" or not parts.hostname:
+            raise RtspProtocolError("fast ingest needs an rtsp:// URL")
+        self.url = url
+        self.host = parts.hostname
+        self.port = parts.port or 554
+        self.username = username
+        self.password = password
+        self.timeout_s = timeout_s
+        self.sock: socket.socket | None = None
+        self._buffer = b""
+        self._cseq = 0
+        self._session: str | None = None
+        self._session_timeout_s = 60.0
+        self._auth_challenges: list[str] | None = None
+        self._nc = 0
+        self._early_frames: list[tuple[int, bytes]] = []
+        self.content_base = url
+
+    # --- requests ---------------------------------------------------------------------
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        if self._session is not None:
+            with contextlib.suppress(OSError):
+                self._send("TEARDOWN", self.url, {})
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.sock = None
+
+    def _send(self, method: str, uri: str, headers: dict[str, str]) -> None:
+        assert self.sock is not None
+        self._cseq += 1
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {self._cseq}", f"User-Agent: {USER_AGENT}"]
+        if self._session is not None:
+            lines.append(f"Session: {self._session}")
+        if self._auth_challenges and self.username is not None:
+            self._nc += 1
+            value = authorization(
+                self._auth_challenges, method, uri, self.username, self.password or "", self._nc
+            )
+            lines.append(f"Authorization: {value}")
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    def request(
+        self, method: str, uri: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, list[str]], bytes]:
+        headers = headers or {}
+        self._send(method, uri, headers)
+        status, answer, body = self._read_response()
+        if status == 401 and self.username is not None and self._auth_challenges is None:
+            self._auth_challenges = answer.get("www-authenticate", [])
+            if not self._auth_challenges:
+                raise RtspProtocolError("401 without a challenge")
+            self._send(method, uri, headers)
+            status, answer, body = self._read_response()
+        if status != 200:
+            reason = "unauthorized (check the camera's user and password)" if status == 401 else ""
+            raise RtspProtocolError(f"{method} answered {status} {reason}".rstrip())
+        return status, answer, body
+
+    def describe(self) -> list[MediaTrack]:
+        _, headers, body = self.request("DESCRIBE", self.url, {"Accept": "application/sdp"})
+        base = (headers.get("content-base") or headers.get("content-location") or [self.url])[0]
+        self.content_base = base
+        return parse_sdp(body.decode("utf-8", "replace"), base)
+
+    def setup(self, track: MediaTrack, channel: int) -> None:
+        transport = f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}"
+        _, headers, _ = self.request("SETUP", track.control, {"Transport": transport})
+        session = (headers.get("session") or [""])[0]
+        if not session:
+            raise RtspProtocolError("SETUP answer has no Session")
+        self._session, _, params = session.partition(";")
+        self._session = self._session.strip()
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "timeout":
+                with contextlib.suppress(ValueError):
+                    self._session_timeout_s = max(5.0, float(value))
+
+    def play(self) -> None:
+        self.request("PLAY", self.content_base, {"Range": "npt=0.000-"})
+
+    # --- reading ---------------------------------------------------------------------
+    def _recv(self) -> bytes:
+        assert self.sock is not None
+        try:
+            chunk = self.sock.recv(RECV_BYTES)
+        except TimeoutError:
+            raise RtspStalled(f"stalled: no data from camera for {self.timeout_s:g} s") from None
+        if not chunk:
+            raise ConnectionError("camera closed the connection")
+        return chunk
+
+    def _read_response(self) -> tuple[int, dict[str, list[str]], bytes]:
+        while True:
+            # Interleaved media can arrive before the answer to PLAY: keep it for later.
+            while self._buffer[:1] == b"$":
+                if len(self._buffer) < 4:
+                    self._buffer += self._recv()
+                    continue
+                size = int.from_bytes(self._buffer[2:4], "big")
+                while len(self._buffer) < 4 + size:
+                    self._buffer += self._recv()
+                self._early_frames.append((self._buffer[1], self._buffer[4 : 4 + size]))
+                self._buffer = self._buffer[4 + size :]
+            end = self._buffer.find(b"\r\n\r\n")
+            if end >= 0 and self._buffer[:1] != b"$":
+                break
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                raise RtspProtocolError("RTSP answer header too large")
+            self._buffer += self._recv()
+        head = self._buffer[:end].decode("utf-8", "replace").split("\r\n")
+        self._buffer = self._buffer[end + 4 :]
+        parts = head[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("RTSP/") or not parts[1].isdigit():
+            raise RtspProtocolError(f"not an RTSP answer: {head[0][:80]!r}")
+        headers: dict[str, list[str]] = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        length = int((headers.get("content-length") or ["0"])[0] or 0)
+        if not 0 <= length <= MAX_BODY_BYTES:
+            raise RtspProtocolError("RTSP answer body too large")
+        while len(self._buffer) < length:
+            self._buffer += self._recv()
+        body, self._buffer = self._buffer[:length], self._buffer[length:]
+        return int(parts[1]), headers, body
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        """Interleaved (channel, payload) frames; answers to keep-alives are skipped."""
+        yield from self._early_frames
+        self._early_frames = []
+        keepalive_at = time.monotonic() + self._session_timeout_s / 2
+        data = self._buffer
+        self._buffer = b""
+        pos = 0
+        while True:
+            size = len(data)
+            while pos + 4 <= size:
+                if data[pos] != 0x24:  # '$'
+                    end = data.find(b"\r\n\r\n", pos)
+                    if end < 0:
+                        break
+                    # an answer (to our keep-alive): skip its header and body
+                    head = data[pos:end].lower()
+                    marker = head.find(b"content-length:")
+                    body = 0
+                    if marker >= 0:
+                        with contextlib.suppress(ValueError):
+                            body = int(head[marker + 15 :].split(b"\r\n", 1)[0])
+                    if end + 4 + body > size:
+                        break
+                    pos = end + 4 + body
+                    continue
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                if pos + 4 + length > size:
+                    break
+                yield data[pos + 1], data[pos + 4 : pos + 4 + length]
+                pos += 4 + length
+            chunk = self._recv()
+            data = data[pos:] + chunk if pos < size else chunk
+            pos = 0
+            now = time.monotonic()
+            if now >= keepalive_at:
+                keepalive_at = now + self._session_timeout_s / 2
+                self._send("GET_PARAMETER", self.content_base, {})
