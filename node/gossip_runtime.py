@@ -100,6 +100,31 @@ def peer_address(peer: str) -> str:
     return format_address(host, port)
 
 
+def membership_config_for(
+    dead_after_s: float, *, probe_interval_s: float = 0.2, gossip_interval_s: float = 0.1
+) -> MembershipConfig:
+    """A MembershipConfig whose `detection_bound_s` (a killed node declared dead by
+    every peer, small system, no loss) equals `dead_after_s`: what is left after a few
+    probe and gossip rounds goes to the suspicion timeout, which must be at least two
+    probe intervals so a live suspect has time to refute. The node's
+    `gossip.dead_after_s` / `gossip.interval_s` settings map here."""
+    rounds = 4 * probe_interval_s + 3 * gossip_interval_s
+    suspicion_max = dead_after_s - rounds
+    if suspicion_max < 2 * probe_interval_s - 1e-9:  # (float rounding of the sums)
+        minimum = rounds + 2 * probe_interval_s
+        raise ValueError(
+            f"dead_after_s must be at least {minimum:.2f} s with a "
+            f"{probe_interval_s} s probe interval"
+        )
+    return MembershipConfig(
+        probe_interval_s=probe_interval_s,
+        probe_timeout_s=probe_interval_s / 2,
+        suspicion_min_s=suspicion_max * 5 / 9,  # the defaults' ratio (0.5 / 0.9)
+        suspicion_max_s=suspicion_max,
+        gossip_interval_s=gossip_interval_s,
+    )
+
+
 def _ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from node.gossip_codec import MAGIC, GossipCodec
-from node.gossip_runtime import GossipRuntime, parse_address
+from node.gossip_runtime import (
+    GossipRuntime,
+    membership_config_for,
+    parse_address,
+    peer_address,
+)
 from node.load import LoadSampler
 from node.membership_types import MemberEvent, MembershipConfig
 
@@ -64,6 +69,7 @@ async def make_member(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
         system: str = SYSTEM,
         secret: bytes = SECRET,
         channels: int = 0,
+        config: MembershipConfig = CONFIG,
     ) -> Member:
         sampler = LoadSampler(tmp_path, channels_used=lambda: channels)
         rt = GossipRuntime(
@@ -72,7 +78,7 @@ async def make_member(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
             secret,
             host=HOST,
             port=port,
-            config=CONFIG,
+            config=config,
             load_provider=sampler.sample,
         )
         member = Member(rt)
@@ -103,10 +109,10 @@ def all_alive(members: list[Member]) -> bool:
     return all(m.states() == {o: "alive" for o in ids - {m.node_id}} for m in members)
 
 
-async def three(make_member) -> list[Member]:
-    a = await make_member("node-a", channels=1)
-    b = await make_member("node-b", channels=2)
-    c = await make_member("node-c", channels=3)
+async def three(make_member, config: MembershipConfig = CONFIG) -> list[Member]:
+    a = await make_member("node-a", channels=1, config=config)
+    b = await make_member("node-b", channels=2, config=config)
+    c = await make_member("node-c", channels=3, config=config)
     b.rt.add_peer(a.rt.address)  # one seed address is enough
     c.rt.add_peer(a.rt.address)
     await wait_until(lambda: all_alive([a, b, c]), JOIN_TIMEOUT_S, "three alive members")
@@ -136,12 +142,17 @@ async def test_three_runtimes_find_each_other_with_load(make_member) -> None:
         assert stats["accepted"] > 0 and stats["sent"] > 0
 
 
-async def test_abrupt_stop_is_dead_within_bound_and_restart_is_alive(make_member) -> None:
-    a, b, c = await three(make_member)
+@pytest.mark.parametrize(
+    "config", [CONFIG, membership_config_for(1.5)], ids=["default-2s", "configured-1.5s"]
+)
+async def test_abrupt_stop_is_dead_within_bound_and_restart_is_alive(
+    make_member, config: MembershipConfig
+) -> None:
+    a, b, c = await three(make_member, config)
     port = c.rt.port
     killed_at = time.monotonic()
     await c.rt.stop(graceful=False)  # socket closed, no leave message
-    bound = CONFIG.detection_bound_s + DEAD_MARGIN_S
+    bound = config.detection_bound_s + DEAD_MARGIN_S
     for m in (a, b):
         await wait_until(lambda m=m: m.first("dead", "node-c", killed_at), bound + 2, "dead")
         took = m.first("dead", "node-c", killed_at).at - killed_at  # type: ignore[union-attr]
@@ -149,7 +160,7 @@ async def test_abrupt_stop_is_dead_within_bound_and_restart_is_alive(make_member
     assert a.states()["node-b"] == "alive" and b.states()["node-a"] == "alive"
     old_epoch = a.rt.members()["node-c"].epoch
 
-    c2 = await make_member("node-c", port=port, channels=3)  # same address, new run
+    c2 = await make_member("node-c", port=port, channels=3, config=config)  # same address
     c2.rt.add_peer(a.rt.address)
     await wait_until(lambda: all_alive([a, b, c2]), JOIN_TIMEOUT_S, "node-c alive again")
     assert a.rt.members()["node-c"].epoch > old_epoch
@@ -378,3 +389,41 @@ async def test_idle_runtime_sleeps_between_deadlines(with_load: bool, tmp_path: 
         await rt.stop()
     # deadlines: probe 5/s, gossip 10/s, load 2/s, sync and reconnect ~1/s each
     assert 1 <= wakeups <= 60, wakeups
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:7480", ("127.0.0.1", 7480)),
+        ("[::1]:7480", ("::1", 7480)),
+        ("node.local:1", ("node.local", 1)),
+    ],
+)
+def test_parse_address(text: str, expected: tuple[str, int]) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "127.0.0.1", ":7480", "h:0", "h:65536", "h:x", "[::1]7480"])
+def test_parse_address_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_address(text)
+
+
+def test_peer_address_forms() -> None:
+    assert peer_address("http://10.0.0.2:7480") == "10.0.0.2:7480"
+    assert peer_address("http://10.0.0.2:7480/api/v1") == "10.0.0.2:7480"
+    assert peer_address("10.0.0.2:7481") == "10.0.0.2:7481"
+    with pytest.raises(ValueError):
+        peer_address("http://10.0.0.2")  # gossip needs the port
+
+
+def test_membership_config_for_meets_the_requested_bound() -> None:
+    assert membership_config_for(2.0).detection_bound_s == pytest.approx(2.0)
+    assert membership_config_for(2.0).suspicion_max_s == pytest.approx(
+        MembershipConfig().suspicion_max_s
+    )
+    slow = membership_config_for(10.0, probe_interval_s=0.5, gossip_interval_s=0.2)
+    assert slow.detection_bound_s == pytest.approx(10.0)
+    assert slow.probe_timeout_s < slow.probe_interval_s
+    with pytest.raises(ValueError, match=r"at least 1\.50 s"):
+        membership_config_for(1.4)
