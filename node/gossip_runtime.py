@@ -18,7 +18,10 @@ Nothing a datagram contains can raise out of here: codec rejections are counted 
 reason (`stats()["rejected"]`) and logged at most once per reason every
 `REJECT_LOG_INTERVAL_S`; anything unexpected is counted as "internal_error" and logged.
 
-Events (joined, suspect, alive, dead, left) go to `on_event` on the event loop.
+Events (joined, suspect, alive, dead, left) go to `on_event` on the event loop, as
+they happen (inside datagram handling or the timer loop): the callback must not block.
+The load provider is called on the loop too, every `load_interval_s` (LoadSampler.sample
+is cheap and non-blocking).
 
 Identity: a runtime speaks for one (node id, system id, secret) for its whole life.
 When the node joins or leaves a system, `await rt.stop(graceful=True)` and start a new
@@ -36,6 +39,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import random
 import socket
 import time
 from collections import Counter
@@ -198,6 +202,8 @@ class GossipRuntime:
             raise GossipRuntimeError(f"bind host must be an IP address, not {host!r}")
         if ipaddress.ip_address(host).is_unspecified and advertise is None:
             raise GossipRuntimeError("binding a wildcard address needs advertise='IP:port'")
+        if advertise is not None and not _ip_literal(parse_address(advertise)[0]):
+            raise GossipRuntimeError(f"advertise must be 'IP:port', not {advertise!r}")
         self.node_id = node_id
         self.system_id = system_id
         self.host = host
@@ -219,7 +225,7 @@ class GossipRuntime:
         self._next_load_at = 0.0
         self._counters: Counter[str] = Counter()
         self._rejects = _RejectLog.create(REJECT_LOG_INTERVAL_S)
-        self._pending_peers: list[str] = []
+        self._pending_peers: list[tuple[str, str | None]] = []
         self._resolving: set[asyncio.Task[None]] = set()
         self._stopped = False
 
@@ -250,12 +256,16 @@ class GossipRuntime:
         self.port = transport.get_extra_info("sockname")[1]
         epoch = self._epoch if self._epoch is not None else time.time_ns() // 1_000_000
         self._membership = Membership(
-            self.node_id, self.config, address=self._advertise or self.address, epoch=epoch
+            self.node_id,
+            self.config,
+            address=self._advertise or self.address,
+            epoch=epoch,
+            rng=random.Random(),  # OS-seeded: a restarted node does not replay its timing
         )
         self._wake = asyncio.Event()
         self._refresh_load(time.monotonic(), force=True)
-        for address in self._pending_peers:
-            self.add_peer(address)
+        for address, node_id in self._pending_peers:
+            self.add_peer(address, node_id)
         self._pending_peers.clear()
         self._task = loop.create_task(self._run(), name=f"gossip-{self.node_id}")
 
@@ -284,10 +294,10 @@ class GossipRuntime:
     def add_peer(self, address: str, node_id: str | None = None) -> None:
         """Contact this address ("IP:port", "host:port" or "http://host:port"). Call on
         the event loop. Hostnames are resolved in the background."""
+        normalized = peer_address(address)  # ValueError when malformed
         if self._membership is None:
-            self._pending_peers.append(peer_address(address))
+            self._pending_peers.append((normalized, node_id))
             return
-        normalized = peer_address(address)
         host, port = parse_address(normalized)
         if _ip_literal(host):
             self._membership.add_peer(node_id, normalized)

@@ -427,3 +427,17 @@ def test_membership_config_for_meets_the_requested_bound() -> None:
     assert slow.probe_timeout_s < slow.probe_interval_s
     with pytest.raises(ValueError, match=r"at least 1\.50 s"):
         membership_config_for(1.4)
+
+
+async def test_peer_given_before_start_as_url_with_a_hostname(make_member) -> None:
+    a = await make_member("node-a")
+    b = GossipRuntime("node-b", SYSTEM, SECRET, host=HOST, port=0, config=CONFIG)
+    b.add_peer(f"http://localhost:{a.rt.port}")  # --peer form; resolved after start
+    with pytest.raises(ValueError):
+        b.add_peer("not an address")
+    await b.start()
+    try:
+        await wait_until(lambda: a.states() == {"node-b": "alive"}, JOIN_TIMEOUT_S, "b joins a")
+        assert b.members()["node-a"].state == "alive"
+    finally:
+        await b.stop()
