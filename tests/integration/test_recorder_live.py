@@ -84,10 +84,17 @@ async def make_service(tmp_path: Path):
         await service.stop()
 
 
-async def test_records_several_cameras_into_playable_segments(emulator_factory, make_service):
+# "own": the recorder's RTSP/TCP client; "ffmpeg": FFmpeg's, through PyAV (the fallback)
+INGESTS = pytest.mark.parametrize("fast_ingest", [True, False], ids=["own", "ffmpeg"])
+
+
+@INGESTS
+async def test_records_several_cameras_into_playable_segments(
+    emulator_factory, make_service, fast_ingest: bool
+):
     emu = emulator_factory(cameras=3)
     seen: list[CameraStatus] = []
-    service = await make_service(on_status=seen.append)
+    service = await make_service(on_status=seen.append, fast_ingest=fast_ingest)
     ids = [f"cam{i}" for i in (1, 2, 3)]
     began = now()
     await service.set_cameras(
@@ -121,10 +128,11 @@ async def test_records_several_cameras_into_playable_segments(emulator_factory, 
         assert abs(rows[0].start_ms / 1000 - began.timestamp()) < 5
 
 
-async def test_hevc_camera_with_credentials(emulator_factory, make_service):
+@INGESTS
+async def test_hevc_camera_with_credentials(emulator_factory, make_service, fast_ingest: bool):
     emu = emulator_factory(codec="hevc", user="admin", password="s3cr3t!")
     seen: list[CameraStatus] = []
-    service = await make_service(on_status=seen.append)
+    service = await make_service(on_status=seen.append, fast_ingest=fast_ingest)
     await service.set_cameras({"bad": CameraSource("bad", emu.url(1), "admin", "wrong-pass")})
     await wait_for(lambda: service.statuses()["bad"].state == "reconnecting", 15, "auth fail")
     assert "wrong-pass" not in (service.statuses()["bad"].last_error or "")
@@ -140,10 +148,15 @@ async def test_hevc_camera_with_credentials(emulator_factory, make_service):
     check_segments_playable(again, rows)
 
 
-async def test_stall_drop_offline_reconnect_and_gaps(emulator_factory, make_service):
+@INGESTS
+async def test_stall_drop_offline_reconnect_and_gaps(
+    emulator_factory, make_service, fast_ingest: bool
+):
     emu = emulator_factory()
     seen: list[CameraStatus] = []
-    service = await make_service(on_status=seen.append, stall_timeout_s=1.5)
+    service = await make_service(
+        on_status=seen.append, stall_timeout_s=1.5, fast_ingest=fast_ingest
+    )
     began = now()
     await service.set_cameras({"c": CameraSource("c", emu.url(1))})
 
