@@ -23,7 +23,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cameras": ("node.cameras_cmd", "list, add, delete cameras; set their priority"),
     "recordings": ("node.recordings_cmd", "a camera's recorded periods"),
     "export": ("node.export_cmd", "save a camera's recordings over a range as one MP4"),
-    "servers": ("node.servers_cmd", "list servers; failover settings of a server"),
+    "servers": (
+        "node.servers_cmd",
+        "list, add, detach servers; failover settings; join tokens",
+    ),
+    "failover": ("node.failover_cmd", "failover view, camera priorities, server failover settings"),
     "users": ("node.users_cmd", "list, add, delete users"),
 }
 

@@ -4,13 +4,15 @@ detach of an online server."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
 import time
 
 import httpx
 import node_harness
 import pytest
-from node_harness import OWNER, OWNER_PASSWORD, wait_until
+from node_harness import OWNER, OWNER_PASSWORD, ROOT, camkeep_command, wait_until
 
 from node.internode_auth import sign_request
 
@@ -140,3 +142,36 @@ def test_join_token_via_static_peer(node_factory) -> None:
     wait_until(lambda: health(b)["state"] == "member", 15.0, "b joined with its token")
     b_id = httpx.get(f"{b.url}/api/v1/health").json()["node_id"]
     wait_until(lambda: b_id in server_ids(a, token), 5.0, "b listed on a")
+
+
+def cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        camkeep_command(*args), capture_output=True, text=True, timeout=60, env=env, cwd=ROOT
+    )
+
+
+def test_cli_join_token_add_detach_self(pair) -> None:
+    a, b = pair
+    creds = ["--user", OWNER, "--password", OWNER_PASSWORD]
+    minted = cli("servers", "--server", a.url, *creds, "join-token", "--ttl", "60")
+    assert minted.returncode == 0, minted.stderr
+    assert minted.stdout.strip().startswith("ckj1.")
+    added = cli("servers", "--server", a.url, *creds, "add", b.url)
+    assert added.returncode == 0, added.stderr
+    assert "added server beta" in added.stdout
+    b_id = health(b)["node_id"]
+    token = a.login()
+    wait_until(lambda: server_ids(b, token) == server_ids(a, token), 5.0, "both list both")
+    listed = cli("servers", "--server", a.url, *creds, "list")
+    assert listed.returncode == 0 and "beta" in listed.stdout
+    # detach b through b itself (not the last server): b leaves, a keeps going
+    started = time.monotonic()
+    detached = cli("servers", "--server", b.url, *creds, "detach", b_id, "--keep-cameras")
+    assert detached.returncode == 0, detached.stderr
+    assert time.monotonic() - started >= 5.0  # the 5-second wait before confirming
+    assert "undefined" in detached.stdout
+    assert health(b)["state"] == "undefined"
+    wait_until(lambda: server_ids(a, token) == {health(a)["node_id"]}, 5.0, "a alone")
+    wrong = cli("servers", "--server", a.url, *creds, "detach", "nosuch", "--remove-cameras")
+    assert wrong.returncode == 1 and "no single server" in wrong.stderr
