@@ -15,8 +15,9 @@ this node's recorder set, reaching it **make-before-break**:
 
 Liveness: membership `alive` and `suspect` count as alive (only a confirmed death
 moves cameras); `dead`/`left` are dead. A server membership has not heard of yet counts
-as alive for `startup_grace_s` after the controller starts, so a node that has just
-started does not grab every camera before gossip has converged.
+as alive for `startup_grace_s` after the controller starts or its server record
+appears, so a node that has just started (or a server just added) does not move
+cameras before gossip has reached it.
 
 Loads are quantised before planning (CPU to `CPU_BUCKET_PERCENT`, network to
 `NET_BUCKET_BYTES_S`) so that small differences between the loads each node has heard
@@ -142,14 +143,18 @@ class FailoverController:
         self.startup_grace_s = startup_grace_s
         # camera id -> (target server, when we first saw the plan move it there)
         self._moving: dict[str, tuple[str, float]] = {}
+        self._first_seen: dict[str, float] = {}  # server id -> when its record appeared
 
     def alive_servers(self, inputs: FailoverInputs, now: float) -> frozenset[str]:
-        in_grace = now - self.started_at < self.startup_grace_s
         alive = set()
         for record in inputs.servers:
             server_id = record.get("id")
             if not isinstance(server_id, str):
                 continue
+            # grace counts from our start, or from when the server record appeared
+            # (a server just added is not dead before gossip has reached it)
+            first_seen = self._first_seen.setdefault(server_id, max(now, self.started_at))
+            in_grace = now - max(first_seen, self.started_at) < self.startup_grace_s
             peer = inputs.peers.get(server_id)
             if server_id == self.self_id:
                 alive.add(server_id)

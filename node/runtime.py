@@ -41,7 +41,8 @@ from node.config import NodeConfig, membership_config
 from node.db import connect
 from node.desired import desired_sources
 from node.events import EventHub
-from node.gossip_runtime import GossipRuntime
+from node.failover_service import FailoverService
+from node.gossip_runtime import GossipRuntime, GossipRuntimeError
 from node.hlc import HybridClock
 from node.identity import (
     DB_FILE,
@@ -122,6 +123,7 @@ class NodeRuntime:
             self.node_id, on_peer=self._on_peer_seen, static_urls=config.peers
         )
         self.desired_sources_hook: Callable[[], dict[str, Any]] | None = None
+        self.failover: FailoverService | None = None  # issue 5: placement by the planner
         self._http: httpx.AsyncClient | None = None
         self._load_extra: dict[str, str | int | float | bool] = {}
         self._member_listeners: list[Callable[[MemberEvent], None]] = []
@@ -159,6 +161,8 @@ class NodeRuntime:
             await self._start_membership()
         elif self.config.join_token:
             self._check_join_token()
+        self.failover = FailoverService(self)
+        await self.failover.start()
         await self.sync_recorder()
         log.info(
             "node %s (%s) started, %s",
@@ -168,6 +172,8 @@ class NodeRuntime:
         )
 
     async def stop(self) -> None:
+        if self.failover is not None:
+            await self.failover.stop()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -382,7 +388,7 @@ class NodeRuntime:
         )
         try:
             await gossip.start()
-        except OSError as exc:
+        except (OSError, GossipRuntimeError) as exc:
             log.error("gossip cannot bind %s:%s/udp: %s", host, self.config.listen_port, exc)
             return
         self.gossip = gossip

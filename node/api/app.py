@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from node import __version__
+from node import __version__, failover_api
 from node.api import (
     camera_routes,
     event_routes,
@@ -154,6 +154,7 @@ def create_app(node: NodeRuntime) -> FastAPI:
             internal_routes,
         )
     ]
+    routers += [failover_api.router, failover_api.internal_router]
     for router in routers:
         app.include_router(router)
     _mark_roles(app, routers)

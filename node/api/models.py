@@ -153,11 +153,13 @@ class ServerOut(BaseModel):
 class PeriodOut(BaseModel):
     start: datetime
     end: datetime
-    server_id: str
+    server_id: str  # the server whose disk holds this period
+    overlap: bool = False  # another server holds video of part of it too (failback, partition)
 
 
 class PeriodsOut(BaseModel):
-    periods: list[PeriodOut]
+    periods: list[PeriodOut]  # merged from every live server, sorted by start
+    unreachable_servers: list[str] = []  # live servers that did not answer: periods missing
 
 
 class DiscoveredCameraOut(BaseModel):

@@ -13,6 +13,7 @@ from starlette.background import BackgroundTask
 from node.api.errors import ApiError
 from node.api.models import PeriodOut, PeriodsOut
 from node.api.security import Node, Viewer
+from node.recordings_merge_io import MergeError, export_merged, merged_periods
 from recorder import RecorderError
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,14 @@ async def recordings(
     start, end = _range(start, end)
     if node.state.camera(camera_id) is None:
         raise ApiError(404, f"no camera {camera_id!r}")
-    periods = node.recorder.periods(camera_id, start, end)
+    # every live server's periods, merged (node/recordings_merge.py, issue 5)
+    periods, unreachable = await merged_periods(node, camera_id, start, end)
     return PeriodsOut(
-        periods=[PeriodOut(start=p.start, end=p.end, server_id=p.server_id) for p in periods]
+        periods=[
+            PeriodOut(start=p.start, end=p.end, server_id=p.server_id, overlap=p.overlap)
+            for p in periods
+        ],
+        unreachable_servers=unreachable,
     )
 
 
@@ -60,9 +66,9 @@ async def export(
     if camera is None:
         raise ApiError(404, f"no camera {camera_id!r}")
     out_path = node.tmp_dir / f"export-{uuid.uuid4().hex}.mp4"
-    try:
-        await node.recorder.export(camera_id, start, end, out_path)
-    except RecorderError as error:
+    try:  # one MP4 across every server holding a piece of the range (issue 5)
+        await export_merged(node, camera_id, start, end, out_path)
+    except (RecorderError, MergeError) as error:
         out_path.unlink(missing_ok=True)
         raise ApiError(404, f"nothing to export: {error}") from None
     except BaseException:

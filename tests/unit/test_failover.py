@@ -185,3 +185,14 @@ def test_recording_digest_and_fetch_bookkeeping() -> None:
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
+
+
+def test_server_added_later_gets_its_own_grace() -> None:
+    ctl = FailoverController("a", started_at=0.0, startup_grace_s=3.0)
+    only_a = inputs(servers=(server("a"),), cameras=(camera("a1", "a"),), peers={})
+    assert ctl.decide(only_a, now=1.0).desired == {"a1"}
+    # at 100 s b is added (with a camera); gossip has not reached it yet
+    ab = inputs(servers=(server("a"), server("b")), cameras=(camera("b1", "b"),), peers={})
+    assert ctl.decide(ab, now=100.0).desired == set()
+    assert ctl.decide(ab, now=102.9).desired == set()
+    assert ctl.decide(ab, now=103.0).desired == {"b1"}  # never heard of: dead after grace
