@@ -156,6 +156,7 @@ async def test_abrupt_stop_is_dead_within_bound_and_restart_is_alive(
     for m in (a, b):
         await wait_until(lambda m=m: m.first("dead", "node-c", killed_at), bound + 2, "dead")
         took = m.first("dead", "node-c", killed_at).at - killed_at  # type: ignore[union-attr]
+        print(f"{m.node_id} declared node-c dead after {took:.2f} s")
         assert took <= bound, f"{m.node_id} took {took:.2f} s to declare node-c dead"
     assert a.states()["node-b"] == "alive" and b.states()["node-a"] == "alive"
     old_epoch = a.rt.members()["node-c"].epoch

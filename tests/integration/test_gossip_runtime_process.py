@@ -167,6 +167,7 @@ async def test_sigkilled_process_is_declared_dead_then_rejoins(runtimes, peer_pr
             "node-p declared dead",
         )
         dead = next(e for e in events if e.kind == "dead" and e.node_id == "node-p")
+        print(f"node-p declared dead {dead.at - killed_at:.2f} s after SIGKILL")
         assert dead.at - killed_at <= bound, f"dead after {dead.at - killed_at:.2f} s"
     assert state_of(a, "node-b") == "alive" and state_of(b, "node-a") == "alive"
 
