@@ -91,12 +91,26 @@ def test_add_server_replicates_and_refuses_wrong_password(pair) -> None:
     assert again.status_code == 409
 
 
-def test_add_unreachable_and_other_system(node_factory) -> None:
-    a = node_factory(name="alpha", config=NO_MDNS)
+def test_static_peers_discovered_add_unreachable_and_other_system(node_factory) -> None:
+    b = node_factory(name="beta", config=NO_MDNS)
     c = node_factory(name="gamma", config=NO_MDNS)
-    a.setup()
     c.setup(system_name="other")
+    a = node_factory(name="alpha", config=NO_MDNS, args=["--peer", b.url, "--peer", c.url])
+    a.setup()
     token = a.login()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def discovered(query: str = "") -> list[dict]:
+        url = f"{a.url}/api/v1/servers/discovered{query}"
+        return httpx.get(url, headers=auth, timeout=10).json()
+
+    # static peers (no multicast): b is an undefined server, c a server of another system
+    wait_until(lambda: len(discovered()) == 1, 10.0, "b discovered through --peer")
+    assert discovered() == [{"id": health(b)["node_id"], "name": "beta", "url": b.url}]
+    wait_until(lambda: len(discovered("?all=true")) == 1, 10.0, "c listed as another system's")
+    other_row = discovered("?all=true")[0]
+    assert other_row["id"] == health(c)["node_id"]
+    assert other_row["system_id"] == health(c)["system_id"]
     other = add(a, token, c.url)
     assert other.status_code == 409, other.text
     assert "another system" in other.json()["error"]
