@@ -36,6 +36,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from dataclasses import dataclass
 
 import httpx
 from fastapi import HTTPException, Request
@@ -51,6 +52,7 @@ KEY_INFO = b"camkeep internode http v1"  # gossip uses b"camkeep gossip v1"
 CANONICAL_PREFIX = "CKH1"
 DEFAULT_WINDOW_MS = 30_000  # accepted clock skew / request age, either way
 DEFAULT_MAX_NONCES = 100_000  # remembered nonces (about 1600 requests/s over 60 s)
+MAX_BODY_BYTES = 32 * 1024 * 1024  # internode bodies: configuration batches, not video
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _NONCE_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -207,6 +209,17 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class SignedHeaders:
+    """The internode headers of a request, well formed and within the time window."""
+
+    system_id: str
+    node_id: str
+    time_ms: int
+    nonce: str
+    signature: str
+
+
 class InternodeVerifier:
     """Verifies signed requests for one system; keeps the nonce cache across calls.
 
@@ -241,9 +254,26 @@ class InternodeVerifier:
     ) -> str:
         """Check one request; return the caller's node id or raise InternodeAuthError.
         A refused request leaves the nonce cache as it was."""
-        secret = system_secret if system_secret is not None else self.system_secret
-        expected_system = system_id if system_id is not None else self.system_id
-        if not secret:
+        now = self._clock_ms() if now_ms is None else now_ms
+        signed = self.check_headers(
+            target, headers, system_id=system_id, system_secret=system_secret, now_ms=now
+        )
+        return self.check_signature(
+            signed, method, target, body, system_secret=system_secret, now_ms=now
+        )
+
+    def check_headers(
+        self,
+        target: str,
+        headers: Mapping[str, str],
+        *,
+        system_id: str | None = None,
+        system_secret: bytes | None = None,
+        now_ms: int | None = None,
+    ) -> SignedHeaders:
+        """The checks that need no body (so a server can refuse before reading it):
+        a secret to check with, headers present and well formed, system, time."""
+        if not self._secret(system_secret):
             raise InternodeAuthError("not_in_system")
         values = {name: _header(headers, name) for name in HEADERS}
         sys_id, node_id = values[HEADER_SYSTEM], values[HEADER_NODE]
@@ -259,6 +289,7 @@ class InternodeVerifier:
                 raise InternodeAuthError("bad_header", name)
         if not _TARGET_PATTERN.fullmatch(target):
             raise InternodeAuthError("bad_header", "request target")
+        expected_system = system_id if system_id is not None else self.system_id
         if expected_system is not None and sys_id != expected_system:
             raise InternodeAuthError("wrong_system", sys_id)
         now = self._clock_ms() if now_ms is None else now_ms
@@ -267,14 +298,36 @@ class InternodeVerifier:
             raise InternodeAuthError("stale", f"{now - time_ms} ms old")
         if time_ms > now + self.window_ms:
             raise InternodeAuthError("future", f"{time_ms - now} ms ahead")
-        canonical = canonical_request(method, target, sys_id, node_id, time_ms, nonce, body)
+        return SignedHeaders(sys_id, node_id, time_ms, nonce, sig)
+
+    def check_signature(
+        self,
+        signed: SignedHeaders,
+        method: str,
+        target: str,
+        body: bytes,
+        *,
+        system_secret: bytes | None = None,
+        now_ms: int | None = None,
+    ) -> str:
+        """Signature over the whole request, then the nonce; returns the node id."""
+        secret = self._secret(system_secret)
+        if not secret:
+            raise InternodeAuthError("not_in_system")
+        canonical = canonical_request(
+            method, target, signed.system_id, signed.node_id, signed.time_ms, signed.nonce, body
+        )
         expected = signature(derive_internode_key(secret), canonical)
-        if not hmac.compare_digest(expected, sig):
+        if not hmac.compare_digest(expected, signed.signature):
             raise InternodeAuthError("bad_signature")
-        if self.nonces.seen(nonce, time_ms):
+        if self.nonces.seen(signed.nonce, signed.time_ms):
             raise InternodeAuthError("replayed")
-        self.nonces.add(nonce, time_ms, now, self.window_ms)
-        return node_id
+        now = self._clock_ms() if now_ms is None else now_ms
+        self.nonces.add(signed.nonce, signed.time_ms, now, self.window_ms)
+        return signed.node_id
+
+    def _secret(self, given: bytes | None) -> bytes | None:
+        return given if given is not None else self.system_secret
 
 
 def request_target(request: Request) -> str:
@@ -290,6 +343,7 @@ def require_internode(
     *,
     get_system_id: Callable[[], str | None] | None = None,
     verifier: InternodeVerifier | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Callable[[Request], Awaitable[str]]:
     """A FastAPI dependency that admits only signed calls from this node's system and
     returns the caller's node id:
@@ -299,19 +353,27 @@ def require_internode(
         async def push(caller: Annotated[str, Depends(internode)]): ...
 
     Failure: HTTP 401 with a JSON body naming the reason (FastAPI renders it as
-    {"detail": "..."}, camkeep's handlers as {"error": "..."})."""
+    {"detail": "..."}, camkeep's handlers as {"error": "..."}); 413 for a body over
+    `max_body_bytes` (checked after the headers, before reading it)."""
     checker = verifier or InternodeVerifier()
 
     async def dependency(request: Request) -> str:
-        body = await request.body()  # cached by Starlette: the route still sees it
+        secret = get_secret() or b""
+        system_id = get_system_id() if get_system_id is not None else None
+        target = request_target(request)
         try:
-            return checker.verify(
-                request.method,
-                request_target(request),
-                request.headers,
-                body,
-                system_id=get_system_id() if get_system_id is not None else None,
-                system_secret=get_secret() or b"",
+            # Headers first: a caller that cannot be us is refused before its body is read.
+            signed = checker.check_headers(
+                target, request.headers, system_id=system_id, system_secret=secret
+            )
+            length = request.headers.get("content-length", "0")
+            if not length.isdigit() or int(length) > max_body_bytes:
+                raise HTTPException(status_code=413, detail="request body too large")
+            body = await request.body()  # cached by Starlette: the route still sees it
+            if len(body) > max_body_bytes:
+                raise HTTPException(status_code=413, detail="request body too large")
+            return checker.check_signature(
+                signed, request.method, target, body, system_secret=secret
             )
         except InternodeAuthError as exc:
             raise HTTPException(

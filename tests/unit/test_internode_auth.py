@@ -281,3 +281,15 @@ def test_arbitrary_headers_only_ever_raise_internode_auth_error(
     with pytest.raises(InternodeAuthError):
         v.verify("POST", target, headers, body)
     assert len(v.nonces) == 0
+
+
+def test_headers_can_be_checked_before_the_body_is_read() -> None:
+    v = verifier()
+    headers = signed()
+    parsed = v.check_headers(TARGET, headers)
+    assert (parsed.node_id, parsed.time_ms) == ("node-a", NOW)
+    assert len(v.nonces) == 0  # nothing remembered before the signature checks out
+    assert v.check_signature(parsed, "POST", TARGET, BODY) == "node-a"
+    with pytest.raises(InternodeAuthError) as info:
+        v.check_signature(parsed, "POST", TARGET, BODY)
+    assert info.value.reason == "replayed"

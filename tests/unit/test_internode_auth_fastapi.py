@@ -158,3 +158,24 @@ def test_secret_change_takes_effect_at_once(client: TestClient, node: Node) -> N
     assert post(client, old, BODY).status_code == 401
     new = sign_request(b"new secret", "sys-2", "node-b", "POST", "/api/v1/internal/records", BODY)
     assert post(client, new, BODY).status_code == 200
+
+
+def test_body_limit_and_headers_checked_before_the_body() -> None:
+    app = FastAPI()
+    internode = require_internode(lambda: SECRET, max_body_bytes=100)
+
+    @app.post("/x")
+    async def x(caller: str = Depends(internode)) -> dict:
+        return {"caller": caller}
+
+    client = TestClient(app)
+    big = b"{" + b" " * 200 + b"}"
+    headers = sign_request(SECRET, SYSTEM, "node-b", "POST", "/x", big)
+    assert client.post("/x", content=big, headers=headers).status_code == 413
+    unsigned = client.post("/x", content=big)  # refused for its headers, body never read
+    assert unsigned.status_code == 401
+    small = b"{}"
+    ok = client.post(
+        "/x", content=small, headers=sign_request(SECRET, SYSTEM, "n", "POST", "/x", small)
+    )
+    assert ok.status_code == 200 and ok.json() == {"caller": "n"}
