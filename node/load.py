@@ -6,8 +6,10 @@
 Figures:
 - `cpu_percent`: SYSTEM-wide CPU use in percent (0-100, all cores averaged) since the
   previous sample: that is what decides whether a server can take more cameras,
-  whatever else runs on it. This process's own CPU (percent of one core, may exceed
-  100 on several cores) goes in `extra["proc_cpu"]`.
+  whatever else runs on it. Computed from psutil.cpu_times() deltas kept by the
+  sampler itself, so other callers of psutil.cpu_percent(None) in the process do not
+  shorten its measuring interval. This process's own CPU (percent of one core, may
+  exceed 100 on several cores) goes in `extra["proc_cpu"]`.
 - `mem_percent`: system memory in use, percent (psutil.virtual_memory().percent).
 - `disk_free_bytes`: free bytes of the file system holding the data folder (0 when
   the folder cannot be read: a node without a disk cannot record).
@@ -15,9 +17,9 @@ Figures:
   net_io_counters deltas between samples).
 - `channels_used`: from the callback the node supplies (the recorder's count).
 
-Every psutil call here returns at once (cpu_percent(interval=None) compares with the
-previous call). A sample is reused for `min_interval_s` (0.5 s) so callers may ask as
-often as they like.
+Every psutil call here reads counters and returns at once (nothing waits for an
+interval, like cpu_percent(interval=None)). A sample is reused for `min_interval_s`
+(0.5 s) so callers may ask as often as they like.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -60,6 +63,34 @@ def net_rate(previous: NetCounter | None, current: NetCounter) -> float:
     return moved / elapsed
 
 
+@dataclass(frozen=True)
+class CpuCounter:
+    """Cumulative CPU seconds of the whole system: all of it, and the busy part."""
+
+    total_s: float
+    busy_s: float
+
+
+def cpu_counter(times: Any) -> CpuCounter:
+    """From a psutil.cpu_times() tuple. As psutil does: guest time is already counted
+    in user/nice, so it is left out; idle and iowait are not busy."""
+    fields = times._asdict()
+    total = sum(v for k, v in fields.items() if k not in ("guest", "guest_nice"))
+    idle = fields.get("idle", 0.0) + fields.get("iowait", 0.0)
+    return CpuCounter(total, total - idle)
+
+
+def cpu_busy_percent(previous: CpuCounter | None, current: CpuCounter) -> float:
+    """System CPU use between two readings, 0-100; 0 when it cannot be told."""
+    if previous is None:
+        return 0.0
+    total = current.total_s - previous.total_s
+    busy = current.busy_s - previous.busy_s
+    if total <= 0:
+        return 0.0
+    return clamp_percent(100.0 * busy / total)
+
+
 def clamp_percent(value: float, upper: float = 100.0) -> float:
     """A finite percentage within [0, upper] (psutil may briefly report odd values)."""
     if not math.isfinite(value):
@@ -86,12 +117,13 @@ class LoadSampler:
         self._last: LoadReport | None = None
         self._last_at = -math.inf
         self._net: NetCounter | None = None
+        self._cpu: CpuCounter | None = None
         self._channels = 0
         self._warned: set[str] = set()
-        # cpu_percent(None) measures since the previous call: prime both counters.
-        psutil.cpu_percent(interval=None)
+        # Figures are deltas from the previous sample: take the first readings now.
         self._process.cpu_percent(interval=None)
         self._net = self._read_net()
+        self._cpu = self._read_cpu()
 
     def set_channels_provider(self, channels_used: Callable[[], int] | None) -> None:
         self._channels_used = channels_used
@@ -106,8 +138,12 @@ class LoadSampler:
         rate = net_rate(self._net, net) if net is not None else 0.0
         if net is not None:
             self._net = net
+        cpu = self._read_cpu()
+        cpu_percent = cpu_busy_percent(self._cpu, cpu) if cpu is not None else 0.0
+        if cpu is not None:
+            self._cpu = cpu
         report = LoadReport(
-            cpu_percent=clamp_percent(psutil.cpu_percent(interval=None)),
+            cpu_percent=cpu_percent,
             mem_percent=clamp_percent(psutil.virtual_memory().percent),
             disk_free_bytes=self._disk_free(),
             net_bytes_per_s=max(rate, 0.0),
@@ -129,6 +165,13 @@ class LoadSampler:
             return None
         at = self._clock() if now is None else now
         return NetCounter(at, counters.bytes_sent + counters.bytes_recv)
+
+    def _read_cpu(self) -> CpuCounter | None:
+        try:
+            return cpu_counter(psutil.cpu_times())
+        except (OSError, RuntimeError, AttributeError) as exc:
+            self._warn_once("cpu", f"CPU counters unavailable: {exc}")
+            return None
 
     def _disk_free(self) -> int:
         try:

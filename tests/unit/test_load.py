@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 import time
 from pathlib import Path
@@ -9,7 +10,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from node.load import PROC_CPU_KEY, LoadSampler, NetCounter, clamp_percent, net_rate
+from node.load import (
+    PROC_CPU_KEY,
+    CpuCounter,
+    LoadSampler,
+    NetCounter,
+    clamp_percent,
+    cpu_busy_percent,
+    cpu_counter,
+    net_rate,
+)
 from node.membership_wire import validate_load
 
 
@@ -116,18 +126,26 @@ def test_failing_channels_callback_keeps_last_figure(tmp_path: Path) -> None:
     assert sampler.sample().channels_used == 100_000  # clamped to what gossip accepts
 
 
-def test_cpu_is_read_without_blocking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """cpu_percent is always asked with interval=None (compare with the previous
-    call) so sampling never sleeps on the event loop."""
-    intervals: list[object] = []
-    real = psutil.cpu_percent
+def test_cpu_busy_percent_from_counters() -> None:
+    assert cpu_busy_percent(None, CpuCounter(10.0, 5.0)) == 0.0
+    assert cpu_busy_percent(CpuCounter(10.0, 5.0), CpuCounter(14.0, 8.0)) == 75.0
+    assert cpu_busy_percent(CpuCounter(10.0, 5.0), CpuCounter(10.0, 5.0)) == 0.0
+    assert cpu_busy_percent(CpuCounter(10.0, 5.0), CpuCounter(11.0, 7.0)) == 100.0  # clamped
 
-    def spy(*args: object, **kwargs: object) -> float:
-        intervals.append(kwargs.get("interval", args[0] if args else 0.1))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(psutil, "cpu_percent", spy)
+def test_cpu_counter_leaves_out_guest_time_and_idle() -> None:
+    fields = "user nice system idle iowait irq softirq steal guest guest_nice"
+    Times = collections.namedtuple("Times", fields)
+    counter = cpu_counter(Times(10, 1, 4, 80, 5, 0, 0, 0, 3, 1))
+    assert counter == CpuCounter(total_s=100, busy_s=15)
+
+
+def test_busy_process_shows_in_both_cpu_figures(tmp_path: Path) -> None:
+    """Burn CPU between two samples; other cpu_percent(None) callers do not disturb."""
     sampler = LoadSampler(tmp_path, min_interval_s=0.0)
-    for _ in range(3):
-        sampler.sample()
-    assert intervals and all(i is None for i in intervals)
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
+        psutil.cpu_percent(interval=None)  # another user of psutil's shared state
+    report = sampler.sample()
+    assert report.cpu_percent > 10.0
+    assert report.extra[PROC_CPU_KEY] > 15.0
