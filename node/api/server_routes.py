@@ -192,6 +192,31 @@ async def _tell_detached(node: NodeRuntime, server_id: str) -> bool:
     return answer.status_code == 200
 
 
+@router.get("/system/membership", tags=["system"])
+async def membership(node: Node, _caller: Admin) -> dict[str, Any]:
+    """The gossip view of this node (every member with state, incarnation, address,
+    load) and counters: datagrams sent/received, rejections per reason (bad_mac,
+    replayed, stale...), replication pushes and anti-entropy rounds."""
+    now = time.monotonic()
+    members = {
+        node_id: {
+            "state": view.state,
+            "incarnation": view.incarnation,
+            "address": view.address,
+            "seen_s_ago": None if view.last_seen is None else round(now - view.last_seen, 3),
+            "load": load_json(view.load),
+            "channels_used": None if view.load is None else view.load.channels_used,
+        }
+        for node_id, view in node.members().items()
+    }
+    return {
+        "node_id": node.node_id,
+        "members": members,
+        "gossip": {} if node.gossip is None else node.gossip.stats(),
+        "replication": {} if node.replicator is None else dict(node.replicator.stats),
+    }
+
+
 @router.post("/system/join-tokens", status_code=201, response_model=JoinTokenOut, tags=["system"])
 async def create_join_token(body: JoinTokenIn, node: Node, _caller: Owner) -> JoinTokenOut:
     """A token that lets a node started with `--join-token` join this system by

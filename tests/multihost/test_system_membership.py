@@ -211,20 +211,39 @@ def test_outsiders_forgeries_and_replays_refused(lan) -> None:
     assert replay.status_code == 401 and "replay" in replay.json()["error"]
     users = cluster.call(h1, "GET", "/api/v1/users", token).json()
     assert "mallory" not in {u["username"] for u in users}
-    # forged gossip datagrams change nothing: h2 stays the only other member, alive
+    # gossip: forged datagrams (wrong secret) and a replayed valid one are rejected
     from node.gossip_codec import GossipCodec
 
-    codec = GossipCodec(system_id, "intruder", b"x" * 32)
-    datagram = codec.encode("ping", {"seq": 1}, incarnation=0, now_ms=int(time.time() * 1000))
+    now_ms = int(time.time() * 1000)
+    forged_dgram = GossipCodec(system_id, "intruder", b"x" * 32).encode(
+        "ping", {"seq": 1}, incarnation=0, now_ms=now_ms
+    )
+    valid_dgram = GossipCodec(system_id, "tester", secret).encode(
+        "ping", {"seq": 1}, incarnation=0, now_ms=now_ms
+    )
 
     def send() -> None:
         import socket
 
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for _ in range(20):
-                sock.sendto(datagram, (h1.address, 7480))
+                sock.sendto(forged_dgram, (h1.address, 7480))
+            for _ in range(3):
+                sock.sendto(valid_dgram, (h1.address, 7480))
 
     h2.call(send)
-    time.sleep(0.5)
+
+    def rejected() -> dict:
+        view = cluster.call(h1, "GET", "/api/v1/system/membership", token).json()
+        assert "gossip" in view, view
+        return view["gossip"]["rejected"]
+
+    netns.wait_until(
+        lambda: rejected().get("bad_mac", 0) >= 20 and rejected().get("replayed", 0) >= 2,
+        5.0,
+        what="forged and replayed datagrams counted as rejected",
+    )
     servers = cluster.servers(h1, token)
     assert len(servers) == 2 and all(s["state"] == "alive" for s in servers.values())
+    view = cluster.call(h1, "GET", "/api/v1/system/membership", token).json()
+    assert "intruder" not in view["members"]
