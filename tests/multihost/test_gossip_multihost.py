@@ -35,11 +35,15 @@ def lines(host: netns.Host, proc) -> list[dict]:
     return out
 
 
-def latest_members(host: netns.Host, proc) -> dict:
+def latest_status(host: netns.Host, proc) -> dict:
     for line in reversed(lines(host, proc)):
         if line["event"] == "members":
-            return line["members"]
+            return line
     return {}
+
+
+def latest_members(host: netns.Host, proc) -> dict:
+    return latest_status(host, proc).get("members", {})
 
 
 def member_events(host: netns.Host, proc, kind: str | None = None) -> list[dict]:
@@ -50,12 +54,13 @@ def member_events(host: netns.Host, proc, kind: str | None = None) -> list[dict]
     ]
 
 
-def start_peers(net: netns.Lan) -> dict[str, object]:
+def start_peers(net: netns.Lan, secrets: dict[str, str] | None = None) -> dict[str, object]:
     seed = f"{net.hosts[0].address}:{PORT}"
     procs = {}
     for host in net.hosts:
+        secret = (secrets or {}).get(host.name, SECRET_HEX)
         argv = [sys.executable, PEER, "--node-id", f"node-{host.name}"]
-        argv += ["--listen", f"{host.address}:{PORT}", "--secret-hex", SECRET_HEX]
+        argv += ["--listen", f"{host.address}:{PORT}", "--secret-hex", secret]
         argv += ["--channels", str(host.index), "--data", str(host.data_dir())]
         if host is not net.hosts[0]:
             argv += ["--peer", seed]
@@ -153,3 +158,22 @@ def test_20_percent_loss_on_one_link_declares_nobody_dead(lan, nft_available) ->
     assert converged(net, procs, [h1, h2, h3])
     for host in net.hosts:
         assert procs[host.name].poll() is None, f"{host.name}'s peer exited"
+
+
+def test_a_host_with_another_secret_is_never_seen(lan) -> None:
+    net = lan(3)
+    h1, h2, h3 = net.hosts
+    outsider = b"not the system secret".hex()
+    procs = start_peers(net, secrets={"h3": outsider})  # h3 seeds h1 like the others
+    netns.wait_until(lambda: converged(net, procs, [h1, h2]), CONVERGE_TIMEOUT_S, what="h1+h2")
+    netns.wait_until(
+        lambda: latest_status(h1, procs["h1"]).get("rejected", {}).get("bad_mac", 0) >= 3,
+        10,
+        what="h1 to reject h3's datagrams",
+    )
+    time.sleep(2 * CONFIG.reconnect_interval_s)
+    for host in (h1, h2):
+        assert "node-h3" not in latest_members(host, procs[host.name])
+        assert not [e for e in member_events(host, procs[host.name]) if e["node_id"] == "node-h3"]
+    assert set(latest_members(h3, procs["h3"])) == {"node-h3"}
+    assert member_events(h3, procs["h3"]) == []
