@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from ._rtp import MediaTrack, RtspProtocolError, authorization, parse_sdp
 
 USER_AGENT = "camkeep"
-RECV_BYTES = 256 * 1024
+RECV_BYTES = 65536
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 
