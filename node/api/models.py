@@ -159,7 +159,8 @@ class PeriodOut(BaseModel):
 
 class PeriodsOut(BaseModel):
     periods: list[PeriodOut]  # merged from every live server, sorted by start
-    unreachable_servers: list[str] = []  # live servers that did not answer: periods missing
+    # live servers that did not answer (their periods are missing); only when some did not
+    unreachable_servers: list[str] | None = None
 
 
 class DiscoveredCameraOut(BaseModel):

@@ -33,7 +33,9 @@ def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-@router.get("/cameras/{camera_id}/recordings", response_model=PeriodsOut)
+@router.get(
+    "/cameras/{camera_id}/recordings", response_model=PeriodsOut, response_model_exclude_none=True
+)
 async def recordings(
     camera_id: str, start: datetime, end: datetime, node: Node, _caller: Viewer
 ) -> PeriodsOut:
@@ -47,7 +49,7 @@ async def recordings(
             PeriodOut(start=p.start, end=p.end, server_id=p.server_id, overlap=p.overlap)
             for p in periods
         ],
-        unreachable_servers=unreachable,
+        unreachable_servers=unreachable or None,
     )
 
 
