@@ -65,6 +65,7 @@ from recorder import CameraStatus, RecorderService, RetentionPolicy
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internode call is noise
 T = TypeVar("T")
+JOIN_RETRY_S = 5.0  # auto-join: how often a node with a join token tries again
 
 
 class NodeRuntime:
@@ -159,8 +160,8 @@ class NodeRuntime:
         await self.directory.start(self._mdns_interfaces(), self._node_info())
         if self.state.is_member():
             await self._start_membership()
-        elif self.config.join_token:
-            self._check_join_token()
+        if self.config.join_token:
+            self._spawn(self._join_retry_loop())
         self.failover = FailoverService(self)
         await self.failover.start()
         await self.sync_recorder()
@@ -523,6 +524,20 @@ class NodeRuntime:
             if wanted is not None and peer.system_id == wanted:
                 self._joining = True
                 self._spawn(self._auto_join(peer))
+
+    async def _join_retry_loop(self) -> None:
+        """While undefined with a join token, try the system's nodes seen so far every
+        JOIN_RETRY_S (mDNS announces a node once; a refused or failed try is retried)."""
+        while True:
+            if self.state.system() is None and not self._joining:
+                wanted = self._check_join_token()
+                peer = next(
+                    (p for p in self.directory.peers() if wanted and p.system_id == wanted), None
+                )
+                if peer is not None:
+                    self._joining = True
+                    await self._auto_join(peer)
+            await asyncio.sleep(JOIN_RETRY_S)
 
     def _check_join_token(self) -> str | None:
         try:

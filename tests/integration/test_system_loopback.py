@@ -4,15 +4,18 @@ detach of an online server."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
+import threading
 import time
 
 import httpx
 import node_harness
 import pytest
 from node_harness import OWNER, OWNER_PASSWORD, ROOT, camkeep_command, wait_until
+from websockets.sync.client import connect
 
 from node.internode_auth import sign_request
 
@@ -57,9 +60,33 @@ def test_add_server_replicates_and_refuses_wrong_password(pair) -> None:
     assert httpx.get(f"{b.url}/api/v1/health").json()["state"] == "undefined"
     assert len(server_ids(a, token)) == 1
 
+    events: list[dict] = []
+    listening = threading.Event()
+
+    def listen() -> None:
+        ws_url = a.url.replace("http://", "ws://") + f"/api/v1/events?token={token}"
+        with connect(ws_url) as ws:
+            events.append(json.loads(ws.recv(timeout=10)))
+            listening.set()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    event = json.loads(ws.recv(timeout=1))
+                except TimeoutError:
+                    continue
+                events.append(event)
+                if event.get("type") == "server_state" and event["state"] == "alive":
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert listening.wait(10)
     answer = add(a, token, b.url)
     assert answer.status_code == 201, answer.text
     b_id = httpx.get(f"{b.url}/api/v1/health").json()["node_id"]
+    listener.join(15)
+    # membership events reach the events WebSocket
+    assert {"type": "server_state", "server_id": b_id, "state": "alive"} in events, events
     assert answer.json()["id"] == b_id
     assert health(b)["state"] == "member"
     # the same token works on b (same secret), and both list both servers
