@@ -1,8 +1,9 @@
-"""`camkeep demo`: emulated cameras and a recording node on loopback, set up and
-recording, until Ctrl-C. Every process it starts is stopped when it ends.
+"""`camkeep demo`: emulated cameras and a system of three recording nodes on loopback,
+set up, cameras spread over the nodes, failover on everywhere, until Ctrl-C.
 
-(Issue 5 extends this to several nodes with failover; the steps are functions so
-more nodes are a loop away.)
+It prints the API URL, the owner's login and how to stop one node to watch its
+cameras move to the others and come back when it is started again. Every process it
+starts is stopped when it ends.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ class DemoError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cameras", type=int, default=4, help="emulated cameras (default 4)")
-    parser.add_argument("--port", type=int, default=7480, help="node API port (default 7480)")
+    parser.add_argument(
+        "--port", type=int, default=7480, help="API port of node1; node i uses port + i - 1 (7480)"
+    )
+    parser.add_argument("--nodes", type=int, default=3, help="recording nodes (default 3)")
     parser.add_argument("--rtsp-port", type=int, default=8554, help="cameras' RTSP port (8554)")
     parser.add_argument(
         "--onvif-port", type=int, default=8000, help="ONVIF port of camera 1 (8000)"
@@ -53,7 +57,7 @@ class Child:
     def __init__(self, label: str, argv: Sequence[str], log_path: Path) -> None:
         self.label = label
         self.log_path = log_path
-        self._log = open(log_path, "w")  # noqa: SIM115 - open for the child's life
+        self._log = open(log_path, "a")  # noqa: SIM115 - open for the child's life
         self.process = subprocess.Popen(
             list(argv),
             stdout=subprocess.PIPE,
@@ -145,15 +149,64 @@ def _setup(url: str, data: Path, owner: str, health: dict) -> str:
     return password
 
 
-def _add_cameras(
-    url: str, owner: str, password: str, args: argparse.Namespace, cam_pw: str
-) -> None:
+def _login(url: str, owner: str, password: str) -> dict[str, str]:
     login = httpx.post(
         f"{url}/api/v1/auth/login", json={"username": owner, "password": password}, timeout=30
     )
     login.raise_for_status()
-    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+def _add_nodes(
+    url: str, headers: dict[str, str], owner: str, password: str, others: Sequence[tuple[str, str]]
+) -> None:
+    """Add the other (undefined) nodes to the system with the owner's password."""
+    known = {s["url"] for s in httpx.get(f"{url}/api/v1/servers", headers=headers).json()}
+    for name, other_url in others:
+        if other_url in known:
+            continue
+        answer = httpx.post(
+            f"{url}/api/v1/servers",
+            json={"url": other_url, "owner_username": owner, "owner_password": password},
+            headers=headers,
+            timeout=30,
+        )
+        if answer.status_code != 201:
+            raise DemoError(f"adding {name} to the system failed: {answer.text}")
+        print(f"  added {name} ({other_url}) to the system", flush=True)
+
+
+def _wait_servers(url: str, headers: dict[str, str], count: int) -> list[dict]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    servers: list[dict] = []
+    while time.monotonic() < deadline:
+        servers = httpx.get(f"{url}/api/v1/servers", headers=headers, timeout=10).json()
+        if len(servers) >= count and all(s.get("state") == "alive" for s in servers):
+            return servers
+        time.sleep(0.3)
+    states = ", ".join(f"{s.get('name')}: {s.get('state')}" for s in servers)
+    raise DemoError(f"the nodes did not all come alive in the system ({states})")
+
+
+def _enable_failover(url: str, headers: dict[str, str], servers: list[dict]) -> None:
+    for server in servers:
+        limit = int(server.get("licensed_channels") or server.get("max_cameras") or 128)
+        answer = httpx.put(
+            f"{url}/api/v1/servers/{server['id']}/failover",
+            json={"enabled": True, "max_cameras": min(limit, 128)},
+            headers=headers,
+            timeout=30,
+        )
+        if answer.status_code != 200:
+            raise DemoError(f"enabling failover on {server.get('name')} failed: {answer.text}")
+
+
+def _add_cameras(
+    url: str, headers: dict[str, str], homes: list[str], args: argparse.Namespace, cam_pw: str
+) -> None:
+    """Camera i goes to home i mod len(homes): the cameras spread over the nodes."""
     existing = {c["name"] for c in httpx.get(f"{url}/api/v1/cameras", headers=headers).json()}
+    priorities = ("high", "medium", "low")
     for index in range(1, args.cameras + 1):
         name = f"Camera {index}"
         if name in existing:
@@ -166,6 +219,8 @@ def _add_cameras(
                 "username": "admin",
                 "password": cam_pw,
             },
+            "home_server_id": homes[(index - 1) % len(homes)],
+            "priority": priorities[(index - 1) // len(homes) % len(priorities)],
         }
         answer = httpx.post(f"{url}/api/v1/cameras", json=body, headers=headers, timeout=30)
         if answer.status_code != 201:
@@ -173,9 +228,89 @@ def _add_cameras(
         print(f"  added {name} by ONVIF ({HOST}:{args.onvif_port + index - 1})", flush=True)
 
 
+def _start_node(index: int, args: argparse.Namespace, data: Path) -> tuple[Child, str]:
+    name = f"node{index}"
+    url = f"http://{HOST}:{args.port + index - 1}"
+    print(f"starting {name} at {url} ...", flush=True)
+    argv = _camkeep(
+        "run", "--data", str(data / name), "--listen", f"{HOST}:{args.port + index - 1}",
+        "--name", name,
+    )  # fmt: skip
+    return Child(name, argv, data / f"{name}.log"), url
+
+
+def _banner(
+    args: argparse.Namespace, urls: list[str], password: str, data: Path, nodes: list[Child]
+) -> str:
+    url = urls[0]
+    last = nodes[-1]
+    lines = [
+        "",
+        "camkeep demo is running",
+        f"  API:        {url}/api/v1   (OpenAPI: {url}/docs)",
+        f"  nodes:      {', '.join(f'{c.label} {u}' for c, u in zip(nodes, urls, strict=True))}",
+        f"  owner:      {args.owner} / {password}",
+        f"  try:        CAMKEEP_SERVER={url} CAMKEEP_USER={args.owner}"
+        f" CAMKEEP_PASSWORD={password} camkeep failover show",
+    ]
+    if len(nodes) > 1:
+        lines += [
+            f"  failover:   type 'stop {last.label}' + Enter here (a kill -9 of it): within"
+            " seconds its cameras record on the other nodes",
+            "              (watch: camkeep failover show, or camkeep cameras list);",
+            f"              type 'start {last.label}': its cameras go back to it, no gap in"
+            " the timeline (camkeep recordings CAMERA)",
+        ]
+    lines += [
+        f"  faults:     curl -X POST http://{HOST}:{args.control_port}/cameras/1/fault"
+        ' -d \'{"mode": "offline"}\'',
+        f"  data, logs: {data}",
+        "  stop:       Ctrl-C (stops the cameras and every node)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _read_commands(commands: list[str]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in sys.stdin:
+            commands.append(line.strip())
+
+
+def _command(
+    line: str, nodes: list[Child], children: list[Child], args: argparse.Namespace, data: Path
+) -> None:
+    """'stop nodeN' (kill -9) or 'start nodeN' typed on the demo's terminal."""
+    verb, _, label = line.partition(" ")
+    index = next((i for i, n in enumerate(nodes) if n.label == label.strip()), None)
+    if verb not in ("stop", "start") or index is None:
+        if line:
+            names = ", ".join(n.label for n in nodes)
+            print(f"commands: stop NODE | start NODE   (nodes: {names})", flush=True)
+        return
+    node = nodes[index]
+    running = node.process.poll() is None
+    if verb == "stop":
+        if running:
+            node.process.kill()
+            node.process.wait()
+        print(f"{node.label} killed (kill -9): its cameras move to the other nodes", flush=True)
+    elif running:
+        print(f"{node.label} is running", flush=True)
+    else:
+        node.stop()
+        restarted, _ = _start_node(index + 1, args, data)
+        children[children.index(node)] = restarted
+        nodes[index] = restarted
+        print(f"{node.label} started: its cameras come back to it", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.cameras <= 128:
         print("camkeep: error: --cameras must be 1-128", file=sys.stderr)
+        return 2
+    if not 1 <= args.nodes <= 8:
+        print("camkeep: error: --nodes must be 1-8", file=sys.stderr)
         return 2
     temp = None if args.data else tempfile.TemporaryDirectory(prefix="camkeep-demo-")
     data = args.data or Path(temp.name)  # type: ignore[union-attr]
@@ -184,7 +319,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        _check_free(args.port, "node API")
+        for i in range(args.nodes):
+            _check_free(args.port + i, f"API of node{i + 1}")
         _check_free(args.rtsp_port, "RTSP")
         _check_free(args.control_port, "camera control")
         for i in range(args.cameras):
@@ -208,35 +344,35 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         children.append(cameras)
         cameras.wait_for_line("ready", START_TIMEOUT_S * 3)  # first run encodes the loop
-        url = f"http://{HOST}:{args.port}"
-        print(f"starting node1 at {url} ...", flush=True)
-        node = Child(
-            "node1",
-            _camkeep("run", "--data", str(data / "node1"), "--listen", f"{HOST}:{args.port}",
-                     "--name", "node1"),
-            data / "node1.log",
+        nodes: list[Child] = []
+        urls: list[str] = []
+        for index in range(1, args.nodes + 1):
+            node, node_url = _start_node(index, args, data)
+            children.append(node)
+            nodes.append(node)
+            urls.append(node_url)
+        healths = [_wait_health(u, c) for u, c in zip(urls, nodes, strict=True)]
+        url = urls[0]
+        password = _setup(url, data, args.owner, healths[0])
+        headers = _login(url, args.owner, password)
+        _add_nodes(
+            url, headers, args.owner, password,
+            [(c.label, u) for c, u in zip(nodes[1:], urls[1:], strict=True)],
         )  # fmt: skip
-        children.append(node)
-        health = _wait_health(url, node)
-        password = _setup(url, data, args.owner, health)
-        _add_cameras(url, args.owner, password, args, camera_password)
-        print(
-            f"\ncamkeep demo is running\n"
-            f"  API:        {url}/api/v1   (OpenAPI: {url}/docs)\n"
-            f"  owner:      {args.owner} / {password}\n"
-            f"  try:        CAMKEEP_SERVER={url} CAMKEEP_USER={args.owner}"
-            f" CAMKEEP_PASSWORD={password} camkeep cameras list\n"
-            f"  faults:     curl -X POST http://{HOST}:{args.control_port}/cameras/1/fault"
-            f' -d \'{{"mode": "offline"}}\'\n'
-            f"  data, logs: {data}\n"
-            f"  stop:       Ctrl-C (stops the cameras and the node)\n",
-            flush=True,
-        )
+        servers = _wait_servers(url, headers, args.nodes)
+        _enable_failover(url, headers, servers)
+        by_url = {s["url"]: s["id"] for s in servers}
+        homes = [by_url.get(u, h["node_id"]) for u, h in zip(urls, healths, strict=True)]
+        _add_cameras(url, headers, homes, args, camera_password)
+        print(_banner(args, urls, password, data, nodes), flush=True)
+        commands: list[str] = []
+        threading.Thread(target=_read_commands, args=(commands,), daemon=True).start()
         while not stop.is_set():
-            for child in children:
-                if child.process.poll() is not None:
-                    raise DemoError(f"{child.label} exited (see {child.log_path})")
-            stop.wait(0.5)
+            if cameras.process.poll() is not None:
+                raise DemoError(f"the emulator exited (see {cameras.log_path})")
+            while commands:
+                _command(commands.pop(0), nodes, children, args, data)
+            stop.wait(0.3)
         return 0
     except DemoError as error:
         print(f"camkeep demo: {error}", file=sys.stderr)
