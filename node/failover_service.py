@@ -197,6 +197,13 @@ class FailoverService:
                 )
         return sources
 
+    def recorded_by(self, camera_id: str) -> str | None:
+        """A live peer gossiped as recording this camera (first by id), or None."""
+        for server_id, cameras in sorted(self.sets.sets().items()):
+            if camera_id in cameras:
+                return server_id
+        return None
+
     def recording_now(self) -> list[str]:
         """This node's cameras in state recording (the internal route's answer)."""
         return sorted(self._own()[1])

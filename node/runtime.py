@@ -590,7 +590,7 @@ class NodeRuntime:
             "bitrate_bps": 0.0,
             "fps": 0.0,
             "last_frame_at": None,
-        }, None
+        }, None if self.failover is None else self.failover.recorded_by(camera["id"])
 
     def channels_used(self) -> int:
         return sum(1 for s in self.recorder.statuses().values() if s.state != "stopped")
