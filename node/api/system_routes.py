@@ -13,7 +13,6 @@ from node.api.security import Admin, Node, Viewer
 from node.auth import Role, hash_password, verify_password
 
 router = APIRouter(prefix="/api/v1")
-_setup_lock = asyncio.Lock()
 
 
 @router.get("/health", tags=["system"])
@@ -34,7 +33,7 @@ async def health(node: Node) -> dict[str, object]:
 @router.post("/system/setup", status_code=201, response_model=SetupOut, tags=["system"])
 async def setup(body: SetupIn, node: Node) -> SetupOut:
     """Create a system on this undefined server, with its owner account."""
-    async with _setup_lock:
+    async with node.join_lock:  # a setup and a join never overlap
         if node.state.system() is not None:
             raise ApiError(409, "this server already belongs to a system")
         password_hash = await asyncio.to_thread(hash_password, body.owner.password)
