@@ -24,7 +24,7 @@ from typing import Protocol
 import av
 
 from ._model import ExportError
-from ._mp4boxes import scan_file
+from ._mp4boxes import repair_torn_tail
 from ._nal import parameter_sets
 from ._rtp import RtspProtocolError, TimestampUnwrapper, VideoDepacketizer
 from ._rtsp_client import RtspClient, RtspStalled
@@ -44,6 +44,8 @@ AUDIO_CODECS = frozenset({"aac"})
 TIMESTAMP_JUMP_S = 10.0  # a DTS jump this large means the camera restarted its clock
 PROBE_SIZE_BYTES = 1_000_000  # keep the demuxer's probe buffer (memory per stream) small
 ANALYZE_DURATION_US = 100_000  # probing buffers this much: it delays the first packet
+STUCK_WRITE_REPORTS = 3  # seconds of media without the file growing: writing fails
+DISK_FULL_FREE_BYTES = 4 * 1024 * 1024  # below this, a failing write is a full disk
 START_TAG = "camkeep start_ms="  # in the MP4 comment: start time more precise than the name
 
 
@@ -100,7 +102,7 @@ def open_camera(url: str, stall_timeout_s: float) -> av.container.InputContainer
 
 
 class _SegmentWriter:
-    __slots__ = ("audio", "container", "path", "relpath", "video")
+    __slots__ = ("audio", "container", "flat_reports", "last_size", "path", "relpath", "video")
 
     def __init__(
         self,
@@ -114,6 +116,8 @@ class _SegmentWriter:
     ) -> None:
         self.relpath = relpath
         self.path = path
+        self.last_size = 0
+        self.flat_reports = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self.container = av.open(str(path), "w", format="mp4", options=SEGMENT_MUX_OPTIONS)
         try:
@@ -136,6 +140,28 @@ class _SegmentWriter:
             return os.stat(self.path).st_size
         except OSError:
             return 0
+
+    def check_growth(self, size: int) -> None:
+        """Called about once a second of media. A fragment is written every second, so
+        a file that stops growing means FFmpeg's writes fail (it does not always report
+        a full disk to the muxing call): end the attempt with the reason."""
+        if size > self.last_size:
+            self.last_size = size
+            self.flat_reports = 0
+            return
+        self.flat_reports += 1
+        if self.flat_reports >= STUCK_WRITE_REPORTS:
+            self.raise_write_failure()
+
+    def raise_write_failure(self) -> None:
+        try:
+            usage = os.statvfs(self.path.parent)
+            free = usage.f_bavail * usage.f_frsize
+        except OSError:
+            free = 0
+        if free < DISK_FULL_FREE_BYTES:
+            raise IngestFailure("disk full", disk_full=True)
+        raise IngestFailure("segment file stopped growing: writing fails")
 
     def close(self) -> None:
         self.container.close()  # writes the last fragment and the mfra index
@@ -221,7 +247,11 @@ class _Remuxer:
         self.width, self.height = decoder.width, decoder.height
         return bool(self.width and self.height)
 
-    def _close_segment(self, end_dts: int) -> None:
+    def _close_segment(self, end_dts: int, cutting: bool = False) -> None:
+        """Close the current segment and report it. A write that failed (FFmpeg does
+        not always say so, e.g. on a full disk) leaves a torn tail: cut it, so every
+        file stays playable. When `cutting` (the stream goes on), a segment that got
+        nothing onto the disk ends the attempt."""
         writer, self.writer = self.writer, None
         if writer is None:
             return
@@ -229,13 +259,21 @@ class _Remuxer:
         try:
             writer.close()
         finally:
-            size = writer.size()
-            if not size or scan_file(writer.path).fragments == 0:
-                # Nothing was written (the attempt failed at once): no empty files.
+            fragments = 0
+            with contextlib.suppress(OSError):
+                before = writer.size()
+                fragments = repair_torn_tail(writer.path).fragments
+                if fragments and writer.size() != before:
+                    info = probe_segment(writer.path)
+                    if info is not None:
+                        end_ms = min(end_ms, self.clock.start_ms + info.duration_ms)
+            size = writer.size() if fragments else 0
+            if not size:  # nothing playable was written: no empty files
                 with contextlib.suppress(OSError):
                     writer.path.unlink()
-                size = 0
             self.sink.segment_closed(writer.relpath, end_ms, size)
+        if cutting and not size:
+            writer.raise_write_failure()
 
     def run(self) -> str:
         """Remux until stopped or the stream ends; returns why it ended normally."""
@@ -269,7 +307,7 @@ class _Remuxer:
                         if not self.width and not self._learn_size(pkt):
                             continue
                         if writer is not None:
-                            self._close_segment(dts)
+                            self._close_segment(dts, cutting=True)
                         self._open_segment(dts)
                         writer = self.writer
                         base_v = dts
@@ -288,10 +326,12 @@ class _Remuxer:
                     window_frames += 1
                     if dts >= report_at:
                         media_s = (dts - window_start) * self.tb_v or 1.0
+                        size_now = writer.size()
+                        writer.check_growth(size_now)
                         self.sink.segment_progress(
                             writer.relpath,
                             clock.wall_ms(dts + vfix.step),
-                            writer.size(),
+                            size_now,
                             window_bytes * 8 / media_s,
                             window_frames / media_s,
                         )
@@ -421,10 +461,12 @@ class _FastInput:
                 for unit, key, unit_stamp in units:
                     yield unit, key, unwrap(unit_stamp)
 
-    def open(self) -> None:
+    def open(self, stop: threading.Event) -> None:
         """Read up to the first keyframe; describe the stream by it (a tiny raw-stream
         container whose video stream is the muxers' template)."""
         for unit in self._units:
+            if stop.is_set():
+                raise IngestFailure("stopped before the first keyframe")
             if not unit[1]:
                 continue
             head = unit[0] if parameter_sets(unit[0], self.codec) else self.extradata + unit[0]
@@ -481,7 +523,7 @@ def _record_fast(
             client.setup(video, 0)
             client.play()
             fast_input = _FastInput(client, video.codec, video.parameter_sets())
-            fast_input.open()
+            fast_input.open(stop)
             remuxer = _Remuxer(
                 fast_input,
                 segment_seconds=segment_seconds,

@@ -119,13 +119,17 @@ class CameraIngest:
 
         failures = 0
         last_error: str | None = None
+        state = CONNECTING
         try:
             while not self._stop.is_set():
                 if not self._storage_ok():
                     self._state(ERROR, "storage full: nothing left to delete")
                     self._stop.wait(STORAGE_RETRY_S)
                     continue
-                self._state(CONNECTING if last_error is None else RECONNECTING, last_error)
+                if last_error is None:
+                    self._state(CONNECTING)
+                elif state != ERROR:  # an "error" (disk full) stands until recording again
+                    self._state(RECONNECTING, last_error)
                 self._attempt_stop.clear()
                 self._interrupt_reason = None
                 self.recording = False
