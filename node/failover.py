@@ -36,8 +36,8 @@ from node.planner_model import MAX_CHANNELS_PER_SERVER, Priority
 
 HANDOVER_TIMEOUT_S = 15.0  # a move's target must confirm within this, else we let go
 STARTUP_GRACE_S = 3.0  # unheard-of servers count as alive this long after start
-CPU_BUCKET_PERCENT = 25.0
-NET_BUCKET_BYTES_S = 50_000_000.0
+CPU_BUCKET_PERCENT = 50.0  # coarse: only a clearly busier server is avoided
+NET_BUCKET_BYTES_S = 100_000_000.0
 ALIVE_STATES = frozenset({"alive", "suspect"})
 
 
@@ -57,7 +57,10 @@ class FailoverInputs:
     `servers`/`cameras`: the replicated records (dicts as node/state.py stores them).
     `peers`: membership, server id -> PeerState (may include this node).
     `recording`: server id -> camera ids that server is gossiped as recording now
-    (other servers; this node's own figures come from `own_*`).
+    (other servers; this node's own figures come from `own_*`). `active`: the cameras
+    each holds in any state (connecting included): its claims, which keep a takeover
+    where it started while it connects, so nodes whose views lag do not split the
+    same cameras differently; a server missing there claims its `recording` set.
     `own_active`: cameras this node's recorder holds (any state but stopped);
     `own_recording`: those of them actually recording.
     """
@@ -66,6 +69,7 @@ class FailoverInputs:
     cameras: tuple[Mapping[str, Any], ...]
     peers: Mapping[str, PeerState] = field(default_factory=dict)
     recording: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    active: Mapping[str, frozenset[str]] = field(default_factory=dict)
     own_active: frozenset[str] = frozenset()
     own_recording: frozenset[str] = frozenset()
 
@@ -194,10 +198,11 @@ class FailoverController:
     def _recording_sets(
         self, inputs: FailoverInputs, alive: frozenset[str]
     ) -> Iterable[tuple[str, frozenset[str]]]:
-        for server_id, camera_ids in inputs.recording.items():
+        for server_id in set(inputs.recording) | set(inputs.active):
             if server_id != self.self_id and server_id in alive:
-                yield server_id, camera_ids
-        yield self.self_id, inputs.own_recording
+                claimed = inputs.active.get(server_id, frozenset())
+                yield server_id, claimed | inputs.recording.get(server_id, frozenset())
+        yield self.self_id, inputs.own_active
 
     def decide(self, inputs: FailoverInputs, now: float) -> Decision:
         """This node's recorder set at `now` (monotonic seconds)."""

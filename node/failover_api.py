@@ -95,13 +95,12 @@ async def get_failover(node: Node, _caller: Viewer) -> dict[str, Any]:
 
 @internal_router.get("/internal/failover/recording")
 async def recording_now(node: Node, _peer: Peer) -> dict[str, Any]:
-    service = getattr(node, "failover", None)
-    if service is not None:
-        recording = service.recording_now()
-    else:
-        statuses = node.recorder.statuses()
-        recording = sorted(c for c, s in statuses.items() if s.state == "recording")
-    return {"server_id": node.node_id, "recording": recording}
+    statuses = node.recorder.statuses()
+    return {
+        "server_id": node.node_id,
+        "recording": sorted(c for c, s in statuses.items() if s.state == "recording"),
+        "active": sorted(c for c, s in statuses.items() if s.state != "stopped"),
+    }
 
 
 @internal_router.get("/internal/cameras/{camera_id}/periods")

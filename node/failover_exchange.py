@@ -2,7 +2,8 @@
 
 A gossip load report holds only a few short values (node/membership_wire.py: at most
 8 keys, strings of 64 characters), too little for a camera list. So each node puts a
-digest of its recording set into its load `extra` under `DIGEST_KEY`, and a peer
+digest of its recorder sets (cameras recording, and cameras held in any state,
+connecting included) into its load `extra` under `DIGEST_KEY`, and a peer
 whose digest differs from the one last fetched (or whose copy is older than
 `REFRESH_S`) is asked for the set itself over internode-authenticated HTTP
 (`GET INTERNAL_RECORDING_PATH`). The failover controller sees the sets; the digest
@@ -22,26 +23,39 @@ REFRESH_S = 2.0  # re-fetch a peer's set at least this often, digest or not
 MAX_CAMERAS_IN_SET = 10_000
 
 
-def recording_digest(camera_ids: Iterable[str]) -> str:
-    """A short, order-free digest of a set of camera ids ("count:hash")."""
+def recording_digest(camera_ids: Iterable[str], active: Iterable[str] | None = None) -> str:
+    """A short, order-free digest of a recording set ("count:hash"), and of the
+    active set too when given (cameras held in any state: "count:count:hash")."""
     ordered = sorted(set(camera_ids))
-    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
-    return f"{len(ordered)}:{digest}"
+    text = "\n".join(ordered)
+    if active is None:
+        return f"{len(ordered)}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    held = sorted(set(active))
+    text += "\n--\n" + "\n".join(held)
+    return f"{len(ordered)}:{len(held)}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
-def parse_recording_set(body: Any) -> frozenset[str]:
-    """The camera ids of an internal answer; ValueError when malformed."""
-    if not isinstance(body, dict) or not isinstance(body.get("recording"), list):
+def _ids(value: Any, what: str) -> frozenset[str]:
+    if not isinstance(value, list) or len(value) > MAX_CAMERAS_IN_SET:
+        raise ValueError(f"'{what}' must be a list of camera ids")
+    if not all(isinstance(i, str) and i for i in value):
+        raise ValueError(f"'{what}' must be a list of camera ids")
+    return frozenset(value)
+
+
+def parse_recorder_sets(body: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """(recording, active) of an internal answer; active defaults to recording."""
+    if not isinstance(body, dict):
         raise ValueError("answer must be an object with a 'recording' list")
-    ids = body["recording"]
-    if len(ids) > MAX_CAMERAS_IN_SET or not all(isinstance(i, str) and i for i in ids):
-        raise ValueError("'recording' must be a list of camera ids")
-    return frozenset(ids)
+    recording = _ids(body.get("recording"), "recording")
+    active = _ids(body["active"], "active") if "active" in body else recording
+    return recording, active | recording
 
 
 @dataclass(frozen=True)
 class _Known:
     cameras: frozenset[str]
+    active: frozenset[str]
     digest: str
     fetched_at: float
 
@@ -61,8 +75,18 @@ class RecordingSets:
             return True
         return now - known.fetched_at >= self.refresh_s
 
-    def store(self, server_id: str, cameras: frozenset[str], now: float) -> None:
-        self._known[server_id] = _Known(cameras, recording_digest(cameras), now)
+    def store(
+        self,
+        server_id: str,
+        cameras: frozenset[str],
+        now: float,
+        active: frozenset[str] | None = None,
+    ) -> None:
+        digest = (
+            recording_digest(cameras, active) if active is not None else recording_digest(cameras)
+        )
+        held = cameras if active is None else active | cameras
+        self._known[server_id] = _Known(cameras, held, digest, now)
 
     def forget(self, server_id: str) -> None:
         self._known.pop(server_id, None)
@@ -74,4 +98,9 @@ class RecordingSets:
                 del self._known[server_id]
 
     def sets(self) -> dict[str, frozenset[str]]:
+        """server id -> cameras it records (state recording)."""
         return {server_id: known.cameras for server_id, known in self._known.items()}
+
+    def active_sets(self) -> dict[str, frozenset[str]]:
+        """server id -> cameras it holds in any state (connecting included)."""
+        return {server_id: known.active for server_id, known in self._known.items()}

@@ -31,7 +31,7 @@ from node.failover_exchange import (
     DIGEST_KEY,
     INTERNAL_RECORDING_PATH,
     RecordingSets,
-    parse_recording_set,
+    parse_recorder_sets,
     recording_digest,
 )
 from node.failover_loop import FailoverLoop
@@ -125,6 +125,7 @@ class FailoverService:
             cameras=tuple(self.node.state.cameras()),
             peers=self._peers(),
             recording=self.sets.sets(),
+            active=self.sets.active_sets(),
             own_active=active,
             own_recording=recording,
         )
@@ -165,7 +166,8 @@ class FailoverService:
                 if isinstance(result, BaseException):
                     raise result
                 result.raise_for_status()
-                self.sets.store(server_id, parse_recording_set(result.json()), self._clock())
+                recording, active = parse_recorder_sets(result.json())
+                self.sets.store(server_id, recording, self._clock(), active)
             except Exception as exc:  # a peer that does not answer keeps its last set
                 log.debug("failover: no recording set from %s (%s): %r", server_id, url, exc)
 
@@ -178,8 +180,8 @@ class FailoverService:
         await self.node.sync_recorder()
 
     def _published(self, decision: Decision) -> None:
-        _, recording = self._own()
-        self.node.set_load_extra(DIGEST_KEY, recording_digest(recording))
+        active, recording = self._own()
+        self.node.set_load_extra(DIGEST_KEY, recording_digest(recording, active))
 
     def desired_sources(self) -> dict[str, CameraSource]:
         """The recorder set for the node's sync loop (own cameras until the first plan)."""
@@ -204,9 +206,10 @@ class FailoverService:
                 return server_id
         return None
 
-    def recording_now(self) -> list[str]:
-        """This node's cameras in state recording (the internal route's answer)."""
-        return sorted(self._own()[1])
+    def recorder_sets(self) -> dict[str, list[str]]:
+        """This node's cameras recording, and held in any state (the internal answer)."""
+        active, recording = self._own()
+        return {"recording": sorted(recording), "active": sorted(active)}
 
     def status(self) -> dict[str, Any]:
         """The last decision as plain data (plan per camera, hand-overs, alive servers)."""

@@ -38,12 +38,17 @@ class SimNode:
     controller: FailoverController
     running: bool = True
     recorder: dict[str, float] = field(default_factory=dict)  # camera -> set at
+    connect_extra: dict[str, float] = field(default_factory=dict)  # slow cameras
 
     def active(self) -> frozenset[str]:
         return frozenset(self.recorder)
 
     def recording(self, now: float) -> frozenset[str]:
-        return frozenset(c for c, at in self.recorder.items() if now - at >= CONNECT_S - 1e-9)
+        return frozenset(
+            c
+            for c, at in self.recorder.items()
+            if now - at >= CONNECT_S + self.connect_extra.get(c, 0.0) - 1e-9
+        )
 
 
 class Sim:
@@ -55,6 +60,9 @@ class Sim:
         self.groups: list[set[str]] | None = None  # partition
         self.last_contact = {(o, t): 0.0 for o in IDS for t in IDS}
         self.seen_sets: dict[tuple[str, str], frozenset[str]] = {}
+        self.seen_active: dict[tuple[str, str], frozenset[str]] = {}
+        self.detect_extra: dict[str, float] = {}  # observer -> extra detection delay
+        self.started: dict[str, list[tuple[float, str]]] = {}  # camera -> (time, node) starts
         self.history: list[tuple[float, dict[str, frozenset[str]]]] = []
 
     def reachable(self, a: str, b: str) -> bool:
@@ -75,6 +83,7 @@ class Sim:
     def step(self) -> None:
         self.now = round(self.now + STEP_S, 6)
         snapshot = {sid: n.recording(self.now) for sid, n in self.nodes.items() if n.running}
+        held = {sid: n.active() for sid, n in self.nodes.items() if n.running}
         for o in IDS:
             for t in IDS:
                 if self.reachable(o, t):
@@ -89,26 +98,32 @@ class Sim:
                 contact = self.last_contact.get((sid, other))
                 if contact is None:
                     continue  # never heard of
-                dead = self.now - contact > DETECT_S
+                dead = self.now - contact > DETECT_S + self.detect_extra.get(sid, 0.0)
                 peers[other] = PeerState("dead" if dead else "alive")
                 if dead:  # the runtime forgets a dead peer's recording set
                     self.seen_sets.pop((sid, other), None)
+                    self.seen_active.pop((sid, other), None)
             recording = {other: s for (obs, other), s in self.seen_sets.items() if obs == sid}
+            active = {other: s for (obs, other), s in self.seen_active.items() if obs == sid}
             inputs = FailoverInputs(
                 servers=self.servers,
                 cameras=self.cameras,
                 peers=peers,
                 recording=recording,
+                active=active,
                 own_active=node.active(),
                 own_recording=node.recording(self.now),
             )
             desired = node.controller.decide(inputs, self.now).desired
+            for c in desired - node.recorder.keys():
+                self.started.setdefault(c, []).append((self.now, sid))
             node.recorder = {c: node.recorder.get(c, self.now) for c in desired}
         # gossip: what each node records now reaches reachable peers for the next step
         for o in IDS:
             for t, s in snapshot.items():
                 if o != t and self.reachable(o, t):
                     self.seen_sets[(o, t)] = s
+                    self.seen_active[(o, t)] = held[t]
         self.history.append(
             (self.now, {sid: n.recording(self.now) for sid, n in self.nodes.items() if n.running})
         )
@@ -232,3 +247,23 @@ def test_two_failures_in_a_row_and_failure_during_failback() -> None:
     sim.run(4.0)
     for cid in ("a1", "a2", "b1", "b2", "c1", "c2", "c3"):
         assert sim.recorders(cid) == {"c"}, cid
+
+
+def test_lagging_views_start_each_camera_on_one_backup_only() -> None:
+    # b declares c dead 0.6 s after a does: by then a records part of its share
+    cams = tuple(camera(f"a{i}", "a") for i in range(2)) + tuple(
+        camera(f"c{i}", "c") for i in range(8)
+    )
+    sim = Sim((server("a", 16), server("b", 16), server("c", 16)), cams)
+    sim.run(3.0)
+    sim.detect_extra["b"] = 0.6
+    for sid in IDS:  # cameras connect at different speeds
+        sim.nodes[sid].connect_extra = {f"c{i}": 0.3 * (i % 4) for i in range(8)}
+    killed_at = sim.now
+    sim.kill("c")
+    sim.run(4.0)
+    for i in range(8):
+        starts = [who for t, who in sim.started[f"c{i}"] if t > killed_at]
+        assert len(starts) == 1, (f"c{i}", starts)  # no camera started twice, no churn
+    taken = [next(iter(sim.recorders(f"c{i}"))) for i in range(8)]
+    assert sorted(taken.count(s) for s in ("a", "b")) == [3, 5]  # a had 2 own: 5 + 2 = 7 vs 5

@@ -160,12 +160,13 @@ def test_bad_records_are_ignored_not_fatal() -> None:
 
 def test_quantise() -> None:
     assert quantise(49.0, 25.0) == 25.0
+    assert quantise(49.0, 50.0) == 0.0
     assert quantise(float("nan"), 25.0) == 0.0
     assert quantise(-3, 25.0) == 0.0
 
 
 def test_recording_digest_and_fetch_bookkeeping() -> None:
-    from node.failover_exchange import RecordingSets, parse_recording_set, recording_digest
+    from node.failover_exchange import RecordingSets, parse_recorder_sets, recording_digest
 
     assert recording_digest(["b", "a"]) == recording_digest({"a", "b"})
     assert recording_digest([]) != recording_digest(["a"])
@@ -178,10 +179,22 @@ def test_recording_digest_and_fetch_bookkeeping() -> None:
     assert sets.needs_fetch("b", None, 2.0)  # too old
     sets.keep_only(["c"])
     assert sets.sets() == {}
-    assert parse_recording_set({"recording": ["a", "b"]}) == {"a", "b"}
-    for bad in (None, [], {"recording": "a"}, {"recording": [1]}, {"recording": [""]}):
+    assert parse_recorder_sets({"recording": ["a"]}) == ({"a"}, {"a"})
+    assert parse_recorder_sets({"recording": ["a"], "active": ["b"]}) == ({"a"}, {"a", "b"})
+    assert recording_digest(["a"], ["a", "b"]) != recording_digest(["a"], ["a"])
+    sets.store("b", frozenset({"x"}), 5.0, frozenset({"y"}))
+    assert sets.active_sets() == {"b": {"x", "y"}}
+    assert not sets.needs_fetch("b", recording_digest(["x"], ["y"]), 5.5)
+    for bad in (
+        None,
+        [],
+        {"recording": "a"},
+        {"recording": [1]},
+        {"recording": [""]},
+        {"recording": [], "active": None},
+    ):
         try:
-            parse_recording_set(bad)
+            parse_recorder_sets(bad)
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
