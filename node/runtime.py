@@ -51,7 +51,7 @@ from node.identity import (
     lock_data_dir,
     prepare_data_dir,
 )
-from node.internode_auth import InternodeAuth, InternodeVerifier
+from node.internode_auth import InternodeAuth, InternodeVerifier, require_internode
 from node.join_token import JoinTokenError, token_system_id
 from node.load import LoadSampler
 from node.membership_types import LoadReport, MemberEvent, MemberView
@@ -115,6 +115,9 @@ class NodeRuntime:
         self.store.subscribe(self._on_store_change)
         # ---- system of servers
         self.internode_verifier = InternodeVerifier()
+        self.internode_check = require_internode(
+            self.system_secret, get_system_id=self.system_id, verifier=self.internode_verifier
+        )
         self.join_lock = asyncio.Lock()
         self.join_error: str | None = None
         self.gossip: GossipRuntime | None = None

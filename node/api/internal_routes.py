@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 
 from node.api.errors import ApiError
 from node.api.security import get_node
-from node.internode_auth import InternodeAuthError, request_target
+from node.internode_auth import request_target
 from node.join_token import JoinTokenError, verify_join_token
 from node.replica import ReplicaError, record_to_json
 from node.replication import parse_records
@@ -29,24 +29,9 @@ router = APIRouter(prefix="/api/v1", include_in_schema=False)
 
 
 async def internode(request: Request) -> str:
-    """The calling node's id, if the request is signed with this system's secret."""
-    node = get_node(request)
-    body = await request.body()
-    try:
-        return node.internode_verifier.verify(
-            request.method,
-            request_target(request),
-            request.headers,
-            body,
-            system_id=node.system_id(),
-            system_secret=node.system_secret() or b"",
-        )
-    except InternodeAuthError as exc:
-        raise ApiError(
-            401,
-            f"internode auth failed ({exc.reason}): {exc}",
-            {"WWW-Authenticate": "Camkeep-Node"},
-        ) from None
+    """The calling node's id, if the request is signed with this system's secret
+    (headers are checked before the body is read; 401 otherwise)."""
+    return await get_node(request).internode_check(request)
 
 
 internode.internode = True  # type: ignore[attr-defined]
