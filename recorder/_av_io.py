@@ -378,7 +378,7 @@ def record_attempt(
 ) -> str:
     """One attempt: connect, remux into segments until `stop` is set (returns) or an
     error or end of stream (raises IngestFailure with a scrubbed message)."""
-    if fast is not None:
+    if fast is not None and fast.usable:
         try:
             return _record_fast(
                 fast,
@@ -389,8 +389,11 @@ def record_attempt(
                 scrub=scrub,
                 on_connected=on_connected,
             )
-        except FastIngestUnsupported:
-            pass  # e.g. an audio track: FFmpeg's RTSP client handles everything
+        except FastIngestUnsupported as why:
+            # e.g. an audio track or B-frames: FFmpeg's RTSP client handles everything
+            if why.args:
+                fast.usable = False  # seen while streaming: do not try again
+                log.info("camera stream needs FFmpeg's RTSP client: %s", why.args[0])
     try:
         inp = open_camera(url, stall_timeout_s)
     except (av.FFmpegError, OSError) as exc:
@@ -408,17 +411,19 @@ def record_attempt(
 # --- fast ingest: our RTSP/TCP client + depacketizer, PyAV only for muxing ---------------
 
 TB_90K = Fraction(1, 90000)
+REORDER_LIMIT_TICKS = 90000  # a step back smaller than 1 s is reordering, not a reset
 
 
 class FastIngestUnsupported(Exception):
     """The camera offers something the fast ingest does not handle (audio, codec)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class FastSource:
     url: str  # without credentials
     username: str | None
     password: str | None
+    usable: bool = True  # False once the camera showed what only FFmpeg's client handles
 
 
 class _Streams:
@@ -487,7 +492,13 @@ class _FastInput:
         else:
             units = []
         time_base = TB_90K
+        last = -1
         for data, key, stamp in itertools.chain(units, self._units):
+            if stamp < last and last - stamp < REORDER_LIMIT_TICKS:
+                # Frames out of presentation order (B-frames): RTP carries no DTS, so
+                # leave this camera to FFmpeg's client, which derives it.
+                raise FastIngestUnsupported("frames arrive out of order (B-frames)")
+            last = stamp
             packet = packet_class(data)
             packet.pts = stamp
             packet.dts = stamp
