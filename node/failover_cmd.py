@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     prio.add_argument("priority", choices=PRIORITIES)
     prio.add_argument("cameras", nargs="+", metavar="CAMERA", help="camera id, id prefix or name")
     settings = sub.add_parser("settings", help="enable/disable failover, max cameras of a server")
-    settings.add_argument("server", help="server id, id prefix or name")
+    settings.add_argument("target", metavar="SERVER", help="server id, id prefix or name")
     state = settings.add_mutually_exclusive_group()
     state.add_argument("--enable", action="store_true")
     state.add_argument("--disable", action="store_true")
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 for camera in changed:
                     print(f"{camera['name']}: priority {camera['priority']}")
             else:
-                server = pick(client.request("GET", "/api/v1/servers"), args.server, "server")
+                server = pick(client.request("GET", "/api/v1/servers"), args.target, "server")
                 enabled = server["failover_enabled"]
                 if args.enable or args.disable:
                     enabled = bool(args.enable)
