@@ -15,6 +15,8 @@ from ._rtp import MediaTrack, RtspProtocolError, authorization, parse_sdp
 
 USER_AGENT = "camkeep"
 RECV_BYTES = 65536
+BATCH_BYTES = 16 * 1024
+BATCH_WAIT_S = 0.02  # s; adds at most this much latency (well inside a fragment)
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -127,6 +129,14 @@ class RtspClient:
             raise ConnectionError("camera closed the connection")
         return chunk
 
+    def _recv_ready(self) -> bytes:
+        """What else is already there, without waiting."""
+        assert self.sock is not None
+        try:
+            return self.sock.recv(RECV_BYTES, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return b""
+
     def _read_response(self) -> tuple[int, dict[str, list[str]], bytes]:
         while True:
             # Interleaved media can arrive before the answer to PLAY: keep it for later.
@@ -194,6 +204,10 @@ class RtspClient:
                 yield data[pos + 1], data[pos + 4 : pos + 4 + length]
                 pos += 4 + length
             chunk = self._recv()
+            if len(chunk) < BATCH_BYTES:
+                # Let a few packets gather: one wake-up per ~frame instead of per packet.
+                time.sleep(BATCH_WAIT_S)
+                chunk += self._recv_ready()
             data = data[pos:] + chunk if pos < size else chunk
             pos = 0
             now = time.monotonic()
