@@ -1,13 +1,15 @@
 """Detaching a server from its system: what will happen, and the 5-second confirmation.
 
 Seed 2.1 step 2: the owner chooses to keep or remove the server's cameras and can
-confirm only after a 5-second wait. In the API this is a two-step call:
+confirm only after a 5-second wait. The fixed API call `POST /servers/{id}/detach
+{"keep_cameras": b}` detaches at once; clients that show the choice (the CLI, a UI)
+use two steps:
 
-1. `POST /servers/{id}/detach {"keep_cameras": b}` answers 202 with `plan_detach(...)`
-   (what will happen, a warning when the server is offline or the last one) and a
+1. the call with `"dry_run": true` answers 202 with `plan_detach(...)` (what will
+   happen, a warning when the server is offline or the last one) and a
    `confirm_token` that becomes valid CONFIRM_WAIT_S later and expires
-   CONFIRM_VALID_S after that.
-2. The same call with `"confirm_token"` executes it.
+   CONFIRM_VALID_S after that;
+2. the call with `"confirm_token"` executes it, refused before the wait is over.
 
 The confirm token is stateless (HMAC with the system secret over server id, choice
 and validity window), so the second call may go to any node of the system.

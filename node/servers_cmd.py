@@ -129,7 +129,7 @@ def _detach(client: ApiClient, args: argparse.Namespace) -> int:
     server = _find(client, args.server_id)
     keep = bool(args.keep_cameras)
     path = f"/api/v1/servers/{server['id']}/detach"
-    plan = client.request("POST", path, json={"keep_cameras": keep})
+    plan = client.request("POST", path, json={"keep_cameras": keep, "dry_run": True})
     print(f"detach server {server['name']} ({server['id']}): {plan['summary']}")
     for warning in plan["warnings"]:
         print(f"WARNING: {warning}")

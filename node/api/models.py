@@ -177,6 +177,7 @@ class AddServerIn(_In):
 
 class DetachIn(_In):
     keep_cameras: StrictBool
+    dry_run: StrictBool = False
     confirm_token: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
 

@@ -129,9 +129,11 @@ async def set_failover(server_id: str, body: FailoverIn, node: Node, _caller: Ad
 async def detach_server(
     server_id: str, body: DetachIn, node: Node, _caller: Owner, response: Response
 ) -> dict[str, Any]:
-    """Two steps (seed 2.1: confirm after a 5-second wait). Without `confirm_token`:
-    202 with what will happen (warnings: offline server, last server) and a
-    `confirm_token` usable from `confirm_after`. With it: the detach is done."""
+    """`{"keep_cameras": b}` detaches at once (the fixed contract of DESIGN.md §5).
+    A UI or the CLI first asks with `"dry_run": true`: 202 with what will happen
+    (warnings: offline server, last server) and a `confirm_token` usable from
+    `confirm_after` (seed 2.1: confirm after a 5-second wait); a call carrying that
+    token is refused until the wait is over."""
     if node.state.server(server_id) is None:
         raise ApiError(404, f"no server {server_id!r}")
     secret = node.system_secret()
@@ -145,7 +147,7 @@ async def detach_server(
         this_node_id=node.node_id,
     )
     now = time.time()
-    if body.confirm_token is None:
+    if body.dry_run:
         token, valid_from, expires_at = mint_confirm_token(
             secret, server_id, body.keep_cameras, now=now
         )
@@ -157,10 +159,11 @@ async def detach_server(
             "confirm_after": _iso(valid_from),
             "confirm_expires_at": _iso(expires_at),
         }
-    try:
-        check_confirm_token(body.confirm_token, secret, server_id, body.keep_cameras, now=now)
-    except ConfirmError as exc:
-        raise ApiError(409 if "wait" in str(exc) else 422, str(exc)) from None
+    if body.confirm_token is not None:
+        try:
+            check_confirm_token(body.confirm_token, secret, server_id, body.keep_cameras, now=now)
+        except ConfirmError as exc:
+            raise ApiError(409 if "wait" in str(exc) else 422, str(exc)) from None
     result = {**plan.to_json(), "done": True}
     if plan.this_node and plan.last_server:
         node.events.publish({"type": "logout", "message": LAST_SERVER_MESSAGE})
