@@ -33,10 +33,11 @@ from ._timeline import SegmentClock, TimestampFixer
 log = logging.getLogger(__name__)
 
 # Fragmented MP4: moov first with no samples, then a moof+mdat fragment at every keyframe
-# and at least every second (frag_duration, µs), each written out as soon as it is cut.
+# and at least every 0.8 s (frag_duration, µs), each written out as soon as it is cut, so
+# with the reader's batching (<= 0.2 s) at most about 1 s is not on disk yet.
 SEGMENT_MUX_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof",
-    "frag_duration": "1000000",
+    "frag_duration": "800000",
     "flush_packets": "1",
 }
 VIDEO_CODECS = frozenset({"h264", "hevc"})

@@ -14,9 +14,8 @@ from urllib.parse import urlsplit
 from ._rtp import MediaTrack, RtspProtocolError, authorization, parse_sdp
 
 USER_AGENT = "camkeep"
-RECV_BYTES = 65536
-BATCH_BYTES = 16 * 1024
-BATCH_WAIT_S = 0.02  # s; adds at most this much latency (well inside a fragment)
+RECV_BYTES = 256 * 1024
+READ_INTERVAL_S = 0.2  # s of extra latency at most; the muxer cuts fragments at 0.8 s
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -203,11 +202,16 @@ class RtspClient:
                     break
                 yield data[pos + 1], data[pos + 4 : pos + 4 + length]
                 pos += 4 + length
+            # Wake up a few times a second and take what gathered in the socket buffer,
+            # rather than once per packet: thread wake-ups are most of an ingest's CPU.
+            # recv() still waits (up to the stall timeout) when nothing came.
+            time.sleep(READ_INTERVAL_S)
             chunk = self._recv()
-            if len(chunk) < BATCH_BYTES:
-                # Let a few packets gather: one wake-up per ~frame instead of per packet.
-                time.sleep(BATCH_WAIT_S)
-                chunk += self._recv_ready()
+            while len(chunk) % RECV_BYTES == 0:  # filled the buffer: there may be more
+                more = self._recv_ready()
+                if not more:
+                    break
+                chunk += more
             data = data[pos:] + chunk if pos < size else chunk
             pos = 0
             now = time.monotonic()
