@@ -1,5 +1,10 @@
-"""camkeep recorder: camera ingest with PyAV into crash-safe fragmented-MP4 segments,
-the SQLite recording index, retention, recorded periods and export.
+"""camkeep recorder: camera ingest into crash-safe fragmented-MP4 segments (remuxed by
+PyAV, no transcoding), the SQLite recording index, retention, recorded periods, export.
+
+RTSP is read over TCP by the recorder's own small client for H.264/H.265 video-only
+cameras (a fraction of the CPU of FFmpeg's, whose reader wakes up for every RTP packet)
+and by FFmpeg's RTSP client through PyAV for everything else (audio, B-frames, anything
+the small client does not understand) or when `fast_ingest=False`.
 
 Public surface (see notes/INTERFACES.md): CameraSource, CameraStatus, Period,
 RetentionPolicy, RecorderService, and the error classes."""
