@@ -11,7 +11,10 @@ this node's recorder set, reaching it **make-before-break**:
   healed partition) never leaves a gap. A target that never confirms (dead, cannot
   reach the camera) releases it after `handover_timeout_s`, so nothing is kept forever;
 - a camera nobody should record any more (deleted, continuous recording off,
-  displaced by a higher priority for lack of channels) is dropped at once.
+  displaced by a higher priority for lack of channels) is dropped at once;
+- failback delay: for `failback_delay_s` after this node starts, its own cameras that
+  a live backup is recording stay with the backup (a flapping node does not pull them
+  back and forth); then it takes them back, make-before-break.
 
 Liveness: membership `alive` and `suspect` count as alive (only a confirmed death
 moves cameras); `dead`/`left` are dead. A server membership has not heard of yet counts
@@ -84,6 +87,7 @@ class Decision:
     # cameras kept only until their new server confirms: camera id -> target server id
     handing_over: Mapping[str, str]
     alive: frozenset[str]  # servers considered alive in this step (this node included)
+    deferred: frozenset[str] = frozenset()  # own cameras left with a backup (failback delay)
 
 
 def quantise(value: float, bucket: float) -> float:
@@ -140,10 +144,13 @@ class FailoverController:
         started_at: float,
         handover_timeout_s: float = HANDOVER_TIMEOUT_S,
         startup_grace_s: float = STARTUP_GRACE_S,
+        failback_delay_s: float = 0.0,
     ) -> None:
         self.self_id = self_id
         self.started_at = started_at
-        self.handover_timeout_s = handover_timeout_s
+        # a move's target may wait failback_delay_s before it starts: wait longer
+        self.handover_timeout_s = handover_timeout_s + failback_delay_s
+        self.failback_delay_s = failback_delay_s
         self.startup_grace_s = startup_grace_s
         # camera id -> (target server, when we first saw the plan move it there)
         self._moving: dict[str, tuple[str, float]] = {}
@@ -214,6 +221,8 @@ class FailoverController:
             for camera_id, server_id in target.placement.items()
             if server_id == self.self_id and camera_id in continuous
         }
+        deferred = self._defer_failback(inputs, view, alive, desired, now)
+        desired -= deferred
         handing_over: dict[str, str] = {}
         for camera_id in sorted(inputs.own_active - desired):
             new_server = target.server_for(camera_id)
@@ -237,4 +246,32 @@ class FailoverController:
             view=view,
             handing_over=MappingProxyType(handing_over),
             alive=alive,
+            deferred=frozenset(deferred),
         )
+
+    def _defer_failback(
+        self,
+        inputs: FailoverInputs,
+        view: SystemView,
+        alive: frozenset[str],
+        desired: set[str],
+        now: float,
+    ) -> set[str]:
+        """Own cameras a live backup records, left with it for `failback_delay_s` after
+        this node (re)starts, so a node that flaps does not pull its cameras back and
+        forth. The backup keeps them meanwhile (make-before-break still applies). Until
+        every live peer's set is known, any of them might be the backup: wait for them
+        (at most the delay; a fresh system starts recording once the sets are in)."""
+        if now - self.started_at >= self.failback_delay_s:
+            return set()
+        homes = {c.id: c.home_server_id for c in view.cameras}
+        peers = [sid for sid in alive if sid != self.self_id]
+        # a peer whose set we have not fetched yet may be recording any of them
+        unknown = any(sid not in inputs.recording for sid in peers)
+        deferred = set()
+        for camera_id in desired - inputs.own_active:
+            if homes.get(camera_id) != self.self_id:
+                continue
+            if unknown or any(camera_id in inputs.recording[sid] for sid in peers):
+                deferred.add(camera_id)
+        return deferred

@@ -85,6 +85,7 @@ def failover_view(node: Any) -> dict[str, Any]:
         "servers": servers,
         "cameras": cameras,
         "handing_over": status.get("handing_over", {}),
+        "failback_waiting": status.get("failback_waiting", []),
     }
 
 

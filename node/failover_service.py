@@ -57,7 +57,12 @@ class FailoverService:
         self.node = node
         self._clock = clock
         kwargs = {} if handover_timeout_s is None else {"handover_timeout_s": handover_timeout_s}
-        self.controller = FailoverController(node.node_id, started_at=clock(), **kwargs)
+        self.controller = FailoverController(
+            node.node_id,
+            started_at=clock(),
+            failback_delay_s=node.config.failover.failback_delay_s,
+            **kwargs,
+        )
         self.sets = RecordingSets()
         self.loop = FailoverLoop(
             self.controller,
@@ -215,10 +220,17 @@ class FailoverService:
         """The last decision as plain data (plan per camera, hand-overs, alive servers)."""
         decision = self.loop.last
         if decision is None:
-            return {"planned": {}, "reasons": {}, "handing_over": {}, "alive": []}
+            return {
+                "planned": {},
+                "reasons": {},
+                "handing_over": {},
+                "failback_waiting": [],
+                "alive": [],
+            }
         return {
             "planned": dict(decision.plan.placement),
             "reasons": {c: str(r) for c, r in decision.plan.reasons.items()},
             "handing_over": dict(decision.handing_over),
+            "failback_waiting": sorted(decision.deferred),
             "alive": sorted(decision.alive),
         }

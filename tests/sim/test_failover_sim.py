@@ -52,11 +52,14 @@ class SimNode:
 
 
 class Sim:
-    def __init__(self, servers: tuple[dict, ...], cameras: tuple[dict, ...]) -> None:
+    def __init__(
+        self, servers: tuple[dict, ...], cameras: tuple[dict, ...], failback_delay_s: float = 0.0
+    ) -> None:
+        self.failback_delay_s = failback_delay_s
         self.servers = servers
         self.cameras = cameras
         self.now = 0.0
-        self.nodes = {sid: SimNode(sid, FailoverController(sid, started_at=0.0)) for sid in IDS}
+        self.nodes = {sid: SimNode(sid, self.controller(sid)) for sid in IDS}
         self.groups: list[set[str]] | None = None  # partition
         self.last_contact = {(o, t): 0.0 for o in IDS for t in IDS}
         self.seen_sets: dict[tuple[str, str], frozenset[str]] = {}
@@ -64,6 +67,9 @@ class Sim:
         self.detect_extra: dict[str, float] = {}  # observer -> extra detection delay
         self.started: dict[str, list[tuple[float, str]]] = {}  # camera -> (time, node) starts
         self.history: list[tuple[float, dict[str, frozenset[str]]]] = []
+
+    def controller(self, sid: str) -> FailoverController:
+        return FailoverController(sid, started_at=self.now, failback_delay_s=self.failback_delay_s)
 
     def reachable(self, a: str, b: str) -> bool:
         if not (self.nodes[a].running and self.nodes[b].running):
@@ -76,9 +82,11 @@ class Sim:
         node.recorder.clear()
 
     def restore(self, sid: str) -> None:
-        self.nodes[sid] = SimNode(sid, FailoverController(sid, started_at=self.now))
+        self.nodes[sid] = SimNode(sid, self.controller(sid))
         for other in IDS:  # a fresh process has heard of nobody yet
             self.last_contact.pop((sid, other), None)
+            self.seen_sets.pop((sid, other), None)
+            self.seen_active.pop((sid, other), None)
 
     def step(self) -> None:
         self.now = round(self.now + STEP_S, 6)
@@ -267,3 +275,18 @@ def test_lagging_views_start_each_camera_on_one_backup_only() -> None:
         assert len(starts) == 1, (f"c{i}", starts)  # no camera started twice, no churn
     taken = [next(iter(sim.recorders(f"c{i}"))) for i in range(8)]
     assert sorted(taken.count(s) for s in ("a", "b")) == [3, 5]  # a had 2 own: 5 + 2 = 7 vs 5
+
+
+def test_failback_delay_keeps_backup_recording_then_hands_over_without_gap() -> None:
+    sim = Sim((server("a", 8), server("b", 8), server("c", 8)), CAMERAS, failback_delay_s=2.0)
+    sim.run(4.0)
+    sim.kill("c")
+    sim.run(3.0)
+    restored_at = sim.now
+    sim.restore("c")
+    sim.run(1.5)
+    assert "c" not in sim.recorders("c1")  # within the delay: the backup keeps it
+    sim.run(3.0)
+    for cid in ("c1", "c2", "c3"):
+        assert sim.recorders(cid) == {"c"}
+        assert sim.uncovered_steps(cid, restored_at) == []

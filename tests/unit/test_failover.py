@@ -209,3 +209,31 @@ def test_server_added_later_gets_its_own_grace() -> None:
     assert ctl.decide(ab, now=100.0).desired == set()
     assert ctl.decide(ab, now=102.9).desired == set()
     assert ctl.decide(ab, now=103.0).desired == {"b1"}  # never heard of: dead after grace
+
+
+def test_failback_delay_leaves_own_cameras_with_a_recording_backup_for_a_while() -> None:
+    ctl = FailoverController("c", started_at=100.0, failback_delay_s=5.0)
+    backup_has_c1 = inputs(peers=peers(a="alive", b="alive"), recording={"b": frozenset({"c1"})})
+    d = ctl.decide(backup_has_c1, now=101.0)
+    assert d.desired == set() and d.deferred == {"c1"}
+    assert d.plan.server_for("c1") == "c"  # the plan still says home: the backup keeps it
+    assert ctl.decide(backup_has_c1, now=105.0).desired == {"c1"}
+    # nobody records it (every peer's set known): no reason to wait
+    fresh = FailoverController("c", started_at=100.0, failback_delay_s=5.0)
+    known = {"a": frozenset(), "b": frozenset({"b1"})}
+    assert fresh.decide(
+        inputs(peers=peers(a="alive", b="alive"), recording=known), 101.0
+    ).desired == {"c1"}
+    # a peer's set not fetched yet: it might be the backup, wait (at most the delay)
+    unknown = FailoverController("c", started_at=100.0, failback_delay_s=5.0)
+    partial = inputs(peers=peers(a="alive", b="alive"), recording={"a": frozenset()})
+    assert unknown.decide(partial, now=101.0).desired == set()
+    assert unknown.decide(partial, now=105.0).desired == {"c1"}
+
+
+def test_backup_waits_for_a_delayed_failback() -> None:
+    ctl = FailoverController("b", started_at=0.0, handover_timeout_s=10.0, failback_delay_s=5.0)
+    base = dict(peers=peers(a="alive", c="alive"), own_active=frozenset({"b1", "c1"}))
+    assert "c1" in ctl.decide(inputs(**base), now=20.0).desired
+    assert "c1" in ctl.decide(inputs(**base), now=34.0).desired  # 10 + 5 s
+    assert "c1" not in ctl.decide(inputs(**base), now=35.0).desired
