@@ -16,7 +16,7 @@ the video A lost at the kill, not flushed to disk):
 The cameras are small (160x120, 5 fps, 50 kbit/s, 1 s GOP) so 128 of them fit on a
 2-core machine shared with other work; the figures measure the failover machinery, not
 the bitrate. Gossip and planning use the product defaults (gossip interval 0.2 s, dead
-after 2 s, plan interval 0.5 s).
+after 2 s, plan interval 0.5 s, failback delay 5 s).
 
     python bench/failover.py            # 128 cameras
     python bench/failover.py --quick    # 16 cameras
@@ -250,7 +250,8 @@ INTRO = (
     "Three `camkeep run` nodes on loopback, failover on everywhere, N emulated cameras"
     " (160x120, 5 fps, 50 kbit/s, 1 s GOP: small so a 2-core machine shared with other"
     " work keeps up; the figures measure failover, not bitrate) all homed on node A;"
-    " product defaults for gossip (dead after 2 s) and planning (0.5 s). A records them,"
+    " product defaults for gossip (dead after 2 s), planning (0.5 s) and failback delay"
+    " (5 s: a restarted node leaves its cameras with the backup that long). A records them,"
     " is killed with SIGKILL, B and C take over, A is started again. Figures read from the"
     " recordings on disk (the merged timeline of the recordings API). Target (DESIGN.md"
     " §7): takeover p95 <= 3 s with 128 cameras, <= 3 s lost at failover, none at"
