@@ -58,7 +58,7 @@ def _show(view: dict[str, Any]) -> None:
     )
     print()
     print_table(
-        ["camera", "id", "home", "priority", "continuous", "recorded by"],
+        ["camera", "id", "home", "priority", "continuous", "planned on"],
         [
             [
                 c["name"],

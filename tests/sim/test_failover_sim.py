@@ -290,3 +290,25 @@ def test_failback_delay_keeps_backup_recording_then_hands_over_without_gap() -> 
     for cid in ("c1", "c2", "c3"):
         assert sim.recorders(cid) == {"c"}
         assert sim.uncovered_steps(cid, restored_at) == []
+
+
+def test_later_failure_displaces_a_lower_priority_takeover() -> None:
+    # a has one free channel; c dies first (its Low camera goes to a), then b dies
+    # with a High camera: a drops the Low one for it; a's own cameras keep their channels
+    cams = (
+        camera("a1", "a"),
+        camera("a2", "a"),
+        camera("b1", "b", "high"),
+        camera("c1", "c", "low"),
+    )
+    sim = Sim((server("a", 3), server("b", 1), server("c", 1)), cams)
+    sim.run(3.0)
+    sim.kill("c")
+    sim.run(3.0)
+    assert sim.recorders("c1") == {"a"}
+    sim.kill("b")
+    sim.run(3.0)
+    assert sim.recorders("b1") == {"a"}
+    assert sim.recorders("c1") == set()
+    assert sim.recorders("a1") == sim.recorders("a2") == {"a"}
+    assert all(len(sets.get("a", ())) <= 3 for _, sets in sim.history)
