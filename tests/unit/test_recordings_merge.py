@@ -91,3 +91,33 @@ def test_merge_keeps_every_distinct_period(raw) -> None:
         (p.start, p.end, p.server_id) for p in periods
     }
     assert merged == sorted(merged)
+
+
+def test_parse_periods_of_a_peer_attributes_them_to_it_and_refuses_junk() -> None:
+    import pytest
+
+    from node.recordings_merge_io import parse_periods, period_to_json
+
+    body = {
+        "periods": [
+            {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:01:00Z", "server_id": "x"},
+            {"start": "2026-01-01T00:02:00+00:00", "end": "2026-01-01T00:02:00+00:00"},
+        ]
+    }
+    periods = parse_periods(body, "peer")
+    assert periods == [per(0, 60, "peer")]  # attributed to who answered; empty dropped
+    assert period_to_json(periods[0]) == {
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-01-01T00:01:00Z",
+        "server_id": "peer",
+    }
+    for bad in (
+        None,
+        {"periods": "x"},
+        {"periods": [1]},
+        {"periods": [{"start": "yesterday", "end": "2026-01-01T00:00:00Z"}]},
+        {"periods": [{"start": "2026-01-01T00:00:00", "end": "2026-01-01T00:01:00"}]},
+        {"periods": [{"start": 5, "end": 6}]},
+    ):
+        with pytest.raises(ValueError):
+            parse_periods(bad, "peer")
