@@ -33,11 +33,11 @@ from ._timeline import SegmentClock, TimestampFixer
 log = logging.getLogger(__name__)
 
 # Fragmented MP4: moov first with no samples, then a moof+mdat fragment at every keyframe
-# and at least every 0.8 s (frag_duration, µs), each written out as soon as it is cut, so
-# with the reader's batching (<= 0.2 s) at most about 1 s is not on disk yet.
+# and at least every 0.6 s (frag_duration, µs), each written out as soon as it is cut, so
+# with the own reader's batching (<= 0.4 s) at most about 1 s is not on disk yet.
 SEGMENT_MUX_OPTIONS = {
     "movflags": "frag_keyframe+empty_moov+default_base_moof",
-    "frag_duration": "800000",
+    "frag_duration": "600000",
     "flush_packets": "1",
 }
 VIDEO_CODECS = frozenset({"h264", "hevc"})
@@ -68,7 +68,7 @@ class SegmentSink(Protocol):
     ) -> None: ...
 
     def segment_progress(
-        self, relpath: str, end_ms: int, size: int, bitrate_bps: float, fps: float
+        self, relpath: str, start_ms: int, end_ms: int, size: int, bitrate_bps: float, fps: float
     ) -> None: ...
 
     def segment_closed(self, relpath: str, end_ms: int, size: int) -> None: ...  # 0: deleted
@@ -329,8 +329,10 @@ class _Remuxer:
                         media_s = (dts - window_start) * self.tb_v or 1.0
                         size_now = writer.size()
                         writer.check_growth(size_now)
+                        clock.correct(dts, self.now_ms())
                         self.sink.segment_progress(
                             writer.relpath,
+                            clock.start_ms,
                             clock.wall_ms(dts + vfix.step),
                             size_now,
                             window_bytes * 8 / media_s,

@@ -161,9 +161,11 @@ class SegmentIndex:
         self,
         inserts: Iterable[tuple],
         updates: Iterable[tuple[int, int, bool, str]],
+        starts: dict[str, int] | None = None,
     ) -> None:
         """One transaction: inserts are (camera_id, server_id, start_ms, end_ms, path,
-        bytes, codec, width, height, open); updates are (end_ms, bytes, open, path)."""
+        bytes, codec, width, height, open); updates are (end_ms, bytes, open, path);
+        starts maps path -> a corrected start_ms."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -176,6 +178,11 @@ class SegmentIndex:
                     "UPDATE segments SET end_ms = ?, bytes = ?, open = ? WHERE path = ?",
                     updates,
                 )
+                if starts:
+                    self._conn.executemany(
+                        "UPDATE segments SET start_ms = ? WHERE path = ?",
+                        [(start, path) for path, start in starts.items()],
+                    )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -97,10 +97,10 @@ class CameraIngest:
         self._post(("opened", self, relpath, start_ms, codec, w, h))
 
     def segment_progress(
-        self, relpath: str, end_ms: int, size: int, bitrate_bps: float, fps: float
+        self, relpath: str, start_ms: int, end_ms: int, size: int, bitrate_bps: float, fps: float
     ) -> None:
         self.last_activity = time.monotonic()
-        self._post(("progress", self, relpath, end_ms, size, bitrate_bps, fps))
+        self._post(("progress", self, relpath, start_ms, end_ms, size, bitrate_bps, fps))
 
     def segment_closed(self, relpath: str, end_ms: int, size: int) -> None:
         self._post(("closed", self, relpath, end_ms, size))

@@ -15,7 +15,7 @@ from ._rtp import MediaTrack, RtspProtocolError, authorization, parse_sdp
 
 USER_AGENT = "camkeep"
 RECV_BYTES = 256 * 1024
-READ_INTERVAL_S = 0.2  # s of extra latency at most; the muxer cuts fragments at 0.8 s
+READ_INTERVAL_S = 0.4  # s of extra latency at most; the muxer cuts fragments at 0.6 s
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -111,6 +111,7 @@ class RecorderService:
         self._pending_inserts: dict[str, tuple] = {}
         self._pending_updates: dict[str, tuple[int, int, bool, str]] = {}
         self._pending_deletes: list[str] = []
+        self._pending_starts: dict[str, int] = {}  # start corrected while growing
         self._flush_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self._storage_full = False
@@ -230,9 +231,10 @@ class RecorderService:
             if current:
                 self._set_state(camera_id, RECORDING, None)
         elif kind == "progress":
-            _, _, rel, end_ms, size, bitrate, fps = event
+            _, _, rel, start_ms, end_ms, size, bitrate, fps = event
             if rel in self._open:
-                self._open[rel][2] = end_ms
+                self._open[rel][1:] = [start_ms, end_ms]
+            self._pending_starts[rel] = start_ms
             self._pending_updates[rel] = (end_ms, size, True, rel)
             live = self._live.get(camera_id)
             if current and live is not None:
@@ -279,12 +281,14 @@ class RecorderService:
     async def _flush(self) -> None:
         async with self._flush_lock:
             pending = self._pending_inserts or self._pending_updates or self._pending_deletes
-            if self._index is None or not pending:
+            if self._index is None or not (pending or self._pending_starts):
                 return
             inserts, self._pending_inserts = list(self._pending_inserts.values()), {}
             updates, self._pending_updates = list(self._pending_updates.values()), {}
             deletes, self._pending_deletes = self._pending_deletes, []
-            await asyncio.to_thread(self._index.apply_batch, inserts, updates)
+            starts, self._pending_starts = self._pending_starts, {}
+            inserts = [(*row[:2], starts.pop(row[4], row[2]), *row[3:]) for row in inserts]
+            await asyncio.to_thread(self._index.apply_batch, inserts, updates, starts)
             if deletes:
                 await asyncio.to_thread(self._index.delete_paths, deletes)
 

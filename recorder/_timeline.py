@@ -101,6 +101,17 @@ class SegmentClock:
             return is_keyframe
         return is_keyframe and dts - self.start_dts >= self.segment_ticks
 
+    def correct(self, dts: int, now_ms: int) -> bool:
+        """A packet is never handled before it was captured: if the mapping puts this
+        one after `now_ms`, the anchor was taken late (packets read in batches) - move
+        it, and the current segment's start, earlier. True if it moved."""
+        ahead = self.wall_ms(dts) - now_ms
+        if ahead <= 0:
+            return False
+        self.anchor_ms -= ahead
+        self.start_ms -= ahead
+        return True
+
     def start_segment(self, dts: int, now_ms: int) -> int:
         """Begin a segment at video DTS `dts`; returns its start (UTC ms)."""
         if self.start_dts is None or abs(self.wall_ms(dts) - now_ms) > self.max_drift_ms:

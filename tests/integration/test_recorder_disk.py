@@ -21,7 +21,7 @@ def small_disk(tmp_path: Path):
     mount_point = tmp_path / "small"
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
         capture_output=True,
     )
     if mounted.returncode != 0:
@@ -35,7 +35,7 @@ def small_disk(tmp_path: Path):
 async def test_disk_full_reports_error_then_retention_lets_recording_resume(
     emulator_factory, small_disk: Path, tmp_path: Path
 ) -> None:
-    emu = emulator_factory(bitrate=2_000_000)  # ~250 kB/s: 1 MiB fills in seconds
+    emu = emulator_factory(bitrate=2_000_000)  # ~250 kB/s: 2 MiB fill in seconds
     service = RecorderService(
         small_disk / "rec", tmp_path / "index.db", "srv1", segment_seconds=1.0,
         stall_timeout_s=2.0,
@@ -51,7 +51,7 @@ async def test_disk_full_reports_error_then_retention_lets_recording_resume(
         assert status().last_error == "disk full"
         now = datetime.now(UTC)
         assert service.periods("d", now - timedelta(minutes=5), now)  # still answering
-        service.retention = RetentionPolicy(min_free_bytes=400_000)
+        service.retention = RetentionPolicy(min_free_bytes=1_200_000)
         await wait_for(lambda: status().state == "recording", 40, "recording again")
         await asyncio.sleep(3)
         assert status().state == "recording"

@@ -200,7 +200,7 @@ def test_fragment_on_disk_after_one_and_a_half_seconds(media: dict[str, Path], t
     # keyframes only every 4 s: the fragment must be cut by duration, not by keyframe
     remux(media["h264_gop4s"], tmp_path, seconds=60.0, change=copy_at_1_5_s)
     info = ffprobe(snapshot, "format=duration", "stream=nb_read_packets")
-    # the first fragment (0.8 s = 20 frames) is on disk and plays
+    # the fragments cut so far (every 0.6 s: at least 20 frames) are on disk and play
     assert int(info["streams"][0]["nb_read_packets"]) >= 20
     assert scan_file(snapshot).fragments >= 1
 

@@ -110,3 +110,16 @@ def test_backoff_grows_caps_and_jitters() -> None:
     assert len(set(first)) > 40  # jittered
     assert all(1.0 <= backoff_delay(3, rng) <= 2.0 for _ in range(20))
     assert all(BACKOFF_CAP_S / 2 <= backoff_delay(n, rng) <= BACKOFF_CAP_S for n in (6, 30, 1000))
+
+
+def test_anchor_taken_late_is_corrected_earlier_never_later() -> None:
+    clock = SegmentClock(TB, segment_seconds=60.0)
+    # the first keyframe was handled 300 ms after it arrived (read in a batch)
+    clock.start_segment(0, now_ms=1_000_300)
+    # 1 s later in media time, a packet handled as soon as it arrived: at 1_001_000
+    assert clock.correct(90000, now_ms=1_001_000)
+    assert clock.start_ms == 1_000_000
+    assert clock.wall_ms(90000) == 1_001_000
+    # a packet handled late says nothing about the anchor
+    assert not clock.correct(180000, now_ms=1_002_400)
+    assert clock.start_ms == 1_000_000
