@@ -217,7 +217,7 @@ def format_table(rows: list[dict], args: argparse.Namespace, duration_s: float) 
         f"{when}, {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; emulated main streams {args.width}x{args.height} "
         f"H.264 at {args.bitrate / 1e6:g} Mbit/s over RTSP/TCP; recorder = one RecorderService "
-        "process (60 s fragmented-MP4 segments, 0.8 s fragments, muxed by PyAV; RTSP read by "
+        "process (60 s fragmented-MP4 segments, 0.6 s fragments, muxed by PyAV; RTSP read by "
         "its own RTSP/TCP client, or by FFmpeg's through PyAV); ffmpeg = one "
         "`ffmpeg -rtsp_transport tcp -i URL -c copy -f segment` per stream, CPU summed; both "
         f"record the same streams at the same time; CPU over {duration_s:g} s after warm-up. "
