@@ -26,7 +26,8 @@ def encoder_token(profile: str) -> str:
 
 
 def encoding_name(camera: CameraSpec) -> str:
-    # ver10 media only knows JPEG/MPEG4/H264; H.265 cameras report "H265" there anyway.
+    # ver10 media only knows JPEG/MPEG4/H264; H.265 cameras report "H265" there anyway,
+    # which is also the standard ver20 (media2) name.
     return "H265" if camera.codec == "hevc" else "H264"
 
 
@@ -34,14 +35,14 @@ def snapshot_url(camera: CameraSpec, profile: str) -> str:
     return f"{base_url(camera)}{SNAPSHOT_PATH}?{urlencode({'profile': profile})}"
 
 
-def _profile_arg(args: dict) -> str:
+def profile_arg(args: dict) -> str:
     token = args.get("ProfileToken")
     if not isinstance(token, str) or token not in PROFILE_TOKENS:
         raise invalid_arg("NoProfile", "The requested profile token does not exist")
     return token
 
 
-def _video_source_configuration_xml(camera: CameraSpec, element: str) -> str:
+def video_source_configuration_xml(camera: CameraSpec, element: str) -> str:
     width, height = camera.main.width, camera.main.height
     return (
         f"<{element} token={attr(VIDEO_SOURCE_CONFIG_TOKEN)}>"
@@ -83,7 +84,7 @@ def _profile_xml(camera: CameraSpec, profile: str, element: str) -> str:
     return (
         f'<{element} token={attr(profile)} fixed="true">'
         f"<tt:Name>{text(profile)}</tt:Name>"
-        + _video_source_configuration_xml(camera, "tt:VideoSourceConfiguration")
+        + video_source_configuration_xml(camera, "tt:VideoSourceConfiguration")
         + _video_encoder_configuration_xml(camera, profile, "tt:VideoEncoderConfiguration")
         + f"</{element}>"
     )
@@ -95,7 +96,7 @@ def get_profiles(camera: CameraSpec, args: dict, now: datetime) -> str:
 
 
 def get_profile(camera: CameraSpec, args: dict, now: datetime) -> str:
-    profile = _profile_arg(args)
+    profile = profile_arg(args)
     return (
         "<trt:GetProfileResponse>"
         + _profile_xml(camera, profile, "trt:Profile")
@@ -116,7 +117,7 @@ def get_video_sources(camera: CameraSpec, args: dict, now: datetime) -> str:
 def get_video_source_configurations(camera: CameraSpec, args: dict, now: datetime) -> str:
     return (
         "<trt:GetVideoSourceConfigurationsResponse>"
-        + _video_source_configuration_xml(camera, "trt:Configurations")
+        + video_source_configuration_xml(camera, "trt:Configurations")
         + "</trt:GetVideoSourceConfigurationsResponse>"
     )
 
@@ -153,7 +154,7 @@ def _media_uri_xml(uri: str) -> str:
 
 
 def get_stream_uri(camera: CameraSpec, args: dict, now: datetime) -> str:
-    profile = _profile_arg(args)
+    profile = profile_arg(args)
     setup = args.get("StreamSetup")
     if isinstance(setup, dict):
         stream = setup.get("Stream", "RTP-Unicast")
@@ -171,7 +172,7 @@ def get_stream_uri(camera: CameraSpec, args: dict, now: datetime) -> str:
 
 
 def get_snapshot_uri(camera: CameraSpec, args: dict, now: datetime) -> str:
-    profile = _profile_arg(args)
+    profile = profile_arg(args)
     return (
         "<trt:GetSnapshotUriResponse>"
         + _media_uri_xml(snapshot_url(camera, profile))

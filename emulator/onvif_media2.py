@@ -12,36 +12,16 @@ from emulator.camera import CameraSpec
 from emulator.onvif_device import media2_service_capabilities_xml
 from emulator.onvif_media import (
     PROFILE_TOKENS,
-    VIDEO_SOURCE_CONFIG_TOKEN,
-    VIDEO_SOURCE_TOKEN,
     encoder_token,
+    encoding_name,
+    profile_arg,
     snapshot_url,
     stream_settings,
+    video_source_configuration_xml,
 )
 from emulator.soap import attr, invalid_arg, text
 
 STREAM_PROTOCOLS = frozenset({"RtspUnicast", "RTSP"})  # RtspMulticast, RtspOverHttp: no
-
-
-def encoding2(camera: CameraSpec) -> str:
-    return "H265" if camera.codec == "hevc" else "H264"
-
-
-def _profile_arg(args: dict) -> str:
-    token = args.get("ProfileToken")
-    if not isinstance(token, str) or token not in PROFILE_TOKENS:
-        raise invalid_arg("NoProfile", "The requested profile token does not exist")
-    return token
-
-
-def _video_source_xml(camera: CameraSpec, element: str) -> str:
-    return (
-        f"<{element} token={attr(VIDEO_SOURCE_CONFIG_TOKEN)}>"
-        "<tt:Name>VideoSourceConfig</tt:Name><tt:UseCount>2</tt:UseCount>"
-        f"<tt:SourceToken>{VIDEO_SOURCE_TOKEN}</tt:SourceToken>"
-        f'<tt:Bounds x="0" y="0" width="{camera.main.width}" height="{camera.main.height}"/>'
-        f"</{element}>"
-    )
 
 
 def _encoder_xml(camera: CameraSpec, profile: str, element: str) -> str:
@@ -52,7 +32,7 @@ def _encoder_xml(camera: CameraSpec, profile: str, element: str) -> str:
         f'<{element} token={attr(encoder_token(profile))} GovLength="{gov_length}" '
         f'Profile="{codec_profile}">'
         f"<tt:Name>{text(profile)}</tt:Name><tt:UseCount>1</tt:UseCount>"
-        f"<tt:Encoding>{encoding2(camera)}</tt:Encoding>"
+        f"<tt:Encoding>{encoding_name(camera)}</tt:Encoding>"
         f"<tt:Resolution><tt:Width>{s.width}</tt:Width><tt:Height>{s.height}</tt:Height>"
         "</tt:Resolution>"
         f'<tt:RateControl ConstantBitRate="false"><tt:FrameRateLimit>{s.fps}</tt:FrameRateLimit>'
@@ -66,7 +46,7 @@ def _profile_xml(camera: CameraSpec, profile: str) -> str:
     return (
         f'<tr2:Profiles token={attr(profile)} fixed="true"><tr2:Name>{text(profile)}</tr2:Name>'
         "<tr2:Configurations>"
-        + _video_source_xml(camera, "tr2:VideoSource")
+        + video_source_configuration_xml(camera, "tr2:VideoSource")
         + _encoder_xml(camera, profile, "tr2:VideoEncoder")
         + "</tr2:Configurations></tr2:Profiles>"
     )
@@ -89,7 +69,7 @@ def get_video_encoder_configurations(camera: CameraSpec, args: dict, now: dateti
             raise invalid_arg("NoConfig", "The requested configuration does not exist")
         profiles = [by_token[args["ConfigurationToken"]]]
     elif args.get("ProfileToken") is not None:
-        profiles = [_profile_arg(args)]
+        profiles = [profile_arg(args)]
     configs = "".join(_encoder_xml(camera, p, "tr2:Configurations") for p in profiles)
     return (
         f"<tr2:GetVideoEncoderConfigurationsResponse>{configs}"
@@ -100,13 +80,13 @@ def get_video_encoder_configurations(camera: CameraSpec, args: dict, now: dateti
 def get_video_source_configurations(camera: CameraSpec, args: dict, now: datetime) -> str:
     return (
         "<tr2:GetVideoSourceConfigurationsResponse>"
-        + _video_source_xml(camera, "tr2:Configurations")
+        + video_source_configuration_xml(camera, "tr2:Configurations")
         + "</tr2:GetVideoSourceConfigurationsResponse>"
     )
 
 
 def get_stream_uri(camera: CameraSpec, args: dict, now: datetime) -> str:
-    profile = _profile_arg(args)
+    profile = profile_arg(args)
     protocol = args.get("Protocol", "RtspUnicast")
     if protocol not in STREAM_PROTOCOLS:
         raise invalid_arg("InvalidStreamSetup", "Only RtspUnicast streaming is supported")
@@ -115,7 +95,7 @@ def get_stream_uri(camera: CameraSpec, args: dict, now: datetime) -> str:
 
 
 def get_snapshot_uri(camera: CameraSpec, args: dict, now: datetime) -> str:
-    uri = text(snapshot_url(camera, _profile_arg(args)))
+    uri = text(snapshot_url(camera, profile_arg(args)))
     return f"<tr2:GetSnapshotUriResponse><tr2:Uri>{uri}</tr2:Uri></tr2:GetSnapshotUriResponse>"
 
 
