@@ -16,7 +16,7 @@ Internal (signed with the system secret, see node/api/internal_routes.py):
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -25,6 +25,7 @@ from starlette.background import BackgroundTask
 
 from node.api.errors import ApiError
 from node.api.internal_routes import Peer
+from node.api.query_range import query_range
 from node.api.security import Node, Viewer
 from node.config import MAX_CHANNELS
 from node.recordings_merge_io import period_to_json
@@ -34,17 +35,6 @@ router = APIRouter(prefix="/api/v1", tags=["failover"])
 internal_router = APIRouter(prefix="/api/v1", include_in_schema=False)
 
 MAX_PIECE = timedelta(hours=24)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    start, end = _utc(start), _utc(end)
-    if end <= start:
-        raise ApiError(422, "end must be after start")
-    return start, end
 
 
 def failover_view(node: Any) -> dict[str, Any]:
@@ -108,7 +98,7 @@ async def recording_now(node: Node, _peer: Peer) -> dict[str, Any]:
 async def local_periods(
     camera_id: str, start: datetime, end: datetime, node: Node, _peer: Peer
 ) -> dict[str, Any]:
-    start, end = _range(start, end)
+    start, end = query_range(start, end)
     try:
         periods = node.recorder.periods(camera_id, start, end)
     except RecorderError as error:
@@ -120,7 +110,7 @@ async def local_periods(
 async def local_export(
     camera_id: str, start: datetime, end: datetime, node: Node, _peer: Peer
 ) -> FileResponse:
-    start, end = _range(start, end)
+    start, end = query_range(start, end)
     if end - start > MAX_PIECE:
         raise ApiError(422, "a piece covers at most 24 hours")
     out_path = node.tmp_dir / f"export-{uuid.uuid4().hex}.mp4"

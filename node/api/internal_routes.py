@@ -45,6 +45,14 @@ async def _json(request: Request) -> Any:
         raise ApiError(422, "body is not JSON") from None
 
 
+def _replicator(request: Request) -> Any:
+    """This node's replicator; 409 while replication is not running."""
+    replicator = get_node(request).replicator
+    if replicator is None:
+        raise ApiError(409, "replication not running")
+    return replicator
+
+
 @router.post("/internal/records")
 async def push_records(request: Request, caller: Peer) -> dict[str, int]:
     node = get_node(request)
@@ -59,22 +67,18 @@ async def push_records(request: Request, caller: Peer) -> dict[str, int]:
 
 @router.post("/internal/sync")
 async def sync(request: Request, caller: Peer) -> dict[str, Any]:
-    node = get_node(request)
-    if node.replicator is None:
-        raise ApiError(409, "replication not running")
+    replicator = _replicator(request)
     try:
-        return node.replicator.answer_sync(await _json(request))
+        return replicator.answer_sync(await _json(request))
     except ReplicaError as exc:
         raise ApiError(422, f"digest malformed: {exc}") from None
 
 
 @router.post("/internal/fetch")
 async def fetch(request: Request, caller: Peer) -> dict[str, Any]:
-    node = get_node(request)
-    if node.replicator is None:
-        raise ApiError(409, "replication not running")
+    replicator = _replicator(request)
     try:
-        return node.replicator.answer_fetch(await _json(request))
+        return replicator.answer_fetch(await _json(request))
     except ReplicaError as exc:
         raise ApiError(422, str(exc)) from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 
 from node.api.errors import ApiError
 from node.api.models import PeriodOut, PeriodsOut
+from node.api.query_range import query_range
 from node.api.security import Node, Viewer
 from node.recordings_merge_io import MergeError, export_merged, merged_periods
 from recorder import RecorderError
@@ -22,24 +23,13 @@ router = APIRouter(prefix="/api/v1", tags=["recordings"])
 MAX_EXPORT = timedelta(hours=24)
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    start, end = _utc(start), _utc(end)
-    if end <= start:
-        raise ApiError(422, "end must be after start")
-    return start, end
-
-
 @router.get(
     "/cameras/{camera_id}/recordings", response_model=PeriodsOut, response_model_exclude_none=True
 )
 async def recordings(
     camera_id: str, start: datetime, end: datetime, node: Node, _caller: Viewer
 ) -> PeriodsOut:
-    start, end = _range(start, end)
+    start, end = query_range(start, end)
     if node.state.camera(camera_id) is None:
         raise ApiError(404, f"no camera {camera_id!r}")
     # every live server's periods, merged (node/recordings_merge.py, issue 5)
@@ -61,7 +51,7 @@ async def recordings(
 async def export(
     camera_id: str, start: datetime, end: datetime, node: Node, _caller: Viewer
 ) -> FileResponse:
-    start, end = _range(start, end)
+    start, end = query_range(start, end)
     if end - start > MAX_EXPORT:
         raise ApiError(422, f"export at most {MAX_EXPORT.total_seconds() / 3600:g} hours at once")
     camera = node.state.camera(camera_id)
