@@ -12,6 +12,16 @@ from typing import Any
 from recorder import CameraSource
 
 
+def camera_source(camera: dict[str, Any]) -> CameraSource:
+    """What the recorder needs to record one camera (a camera row as a dict)."""
+    return CameraSource(
+        camera_id=camera["id"],
+        url=camera["stream_url"],
+        username=camera.get("username"),
+        password=camera.get("password"),
+    )
+
+
 def desired_sources(cameras: Iterable[dict[str, Any]], server_id: str) -> dict[str, CameraSource]:
     """camera id -> what the recorder must record on server `server_id`."""
     sources: dict[str, CameraSource] = {}
@@ -20,10 +30,5 @@ def desired_sources(cameras: Iterable[dict[str, Any]], server_id: str) -> dict[s
             continue
         if not camera.get("continuous_recording", True):
             continue
-        sources[camera["id"]] = CameraSource(
-            camera_id=camera["id"],
-            url=camera["stream_url"],
-            username=camera.get("username"),
-            password=camera.get("password"),
-        )
+        sources[camera["id"]] = camera_source(camera)
     return sources

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from node.desired import desired_sources
+from node.desired import camera_source, desired_sources
 from node.failover import Decision, FailoverController, FailoverInputs, PeerState
 from node.failover_exchange import (
     DIGEST_KEY,
@@ -196,12 +196,7 @@ class FailoverService:
         sources = {}
         for camera in cameras:
             if camera.get("id") in self._desired and camera.get("stream_url"):
-                sources[camera["id"]] = CameraSource(
-                    camera_id=camera["id"],
-                    url=camera["stream_url"],
-                    username=camera.get("username"),
-                    password=camera.get("password"),
-                )
+                sources[camera["id"]] = camera_source(camera)
         return sources
 
     def recorded_by(self, camera_id: str) -> str | None:
