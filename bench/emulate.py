@@ -29,6 +29,11 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench._common import replace_section  # noqa: E402
+
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Emulator serving CPU (bench/emulate.py)"
 HOST = "127.0.0.1"
@@ -189,13 +194,7 @@ def format_table(rows: list[dict], bitrate: int, duration_s: float) -> str:
 
 def write_section(text: str, path: Path = RESULTS) -> None:
     """Replace this benchmark's section of RESULTS.md (or append it), keep the others."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text + "\n", old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new.rstrip("\n") + "\n")
+    replace_section(path, SECTION, text)
 
 
 def main() -> int:

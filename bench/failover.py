@@ -46,6 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import replace_section  # noqa: E402
 from node.recordings_merge import gaps  # noqa: E402
 from recorder import Period  # noqa: E402
 
@@ -310,13 +311,7 @@ def section(title: str, body: str, path: Path = RESULTS) -> str:
 
 def write_section(text: str, path: Path = RESULTS) -> None:
     """Replace this benchmark's section of RESULTS.md (or append it), keep the others."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text + "\n", old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new.rstrip("\n") + "\n")
+    replace_section(path, SECTION, text)
 
 
 def main() -> int:

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._common import replace_section  # noqa: E402
 from node.membership_types import LoadReport, MembershipConfig  # noqa: E402
 from tests.sim.cluster import SimCluster  # noqa: E402
 
@@ -143,14 +144,8 @@ def table(results: list[RunResult], args: argparse.Namespace) -> str:
 
 
 def write_section(body: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[end + 1 :] if end != -1 else "")
-    RESULTS.write_text(text)
+    """Replace this benchmark's section of RESULTS.md (or append it), keep the others."""
+    replace_section(RESULTS, SECTION, body)
 
 
 def main(argv: list[str] | None = None) -> int:
