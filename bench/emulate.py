@@ -33,16 +33,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._common import replace_section  # noqa: E402
+from emulator.ports import free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Emulator serving CPU (bench/emulate.py)"
 HOST = "127.0.0.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 # ---- reader process: RTSP/TCP sessions that only count bytes ------------------------
@@ -116,7 +111,7 @@ def reader_main(urls: list[str], warmup_s: float, duration_s: float) -> None:
 
 
 def run_one(cameras: int, duration_s: float, warmup_s: float, bitrate: int) -> dict:
-    rtsp_port = _free_port()
+    rtsp_port = free_port(HOST)
     command = [
         sys.executable, "-m", "node.cli", "emulate",
         "--cameras", str(cameras), "--rtsp-port", str(rtsp_port), "--onvif-port", "0",

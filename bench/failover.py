@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import replace_section  # noqa: E402
+from emulator.ports import free_port  # noqa: E402
 from node.recordings_merge import gaps  # noqa: E402
 from recorder import Period  # noqa: E402
 
@@ -62,12 +63,6 @@ mdns = false
 [retention]
 min_free_bytes = 1_000_000
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(predicate: Any, timeout_s: float, what: str, every_s: float = 0.2) -> Any:
@@ -94,8 +89,8 @@ class Bench:
         self.args = args
         self.workdir = workdir
         self.procs: dict[str, subprocess.Popen] = {}
-        self.ports = {name: free_port() for name in ("a", "b", "c")}
-        self.rtsp_port = free_port()
+        self.ports = {name: free_port(HOST) for name in ("a", "b", "c")}
+        self.rtsp_port = free_port(HOST)
         self.config = workdir / "node.toml"
         self.config.write_text(CONFIG.format(segment=args.segment))
         self.headers: dict[str, str] = {}

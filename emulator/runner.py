@@ -13,6 +13,7 @@ from pathlib import Path
 
 from emulator.camera import CameraSpec, StreamSettings
 from emulator.faults import FaultBoard
+from emulator.ports import free_port_block
 from emulator.rtsp_server import SESSION_TIMEOUT_S, RtspServer, ServedStream
 from emulator.stream import SOFT_BUFFER_BYTES, STUCK_TIMEOUT_S, Pacer, StreamPath
 from emulator.video import DEFAULT_CACHE_DIR, EncodeParams, LiveEncoder, cached_loop
@@ -50,34 +51,6 @@ class EmulatorConfig:
     client_buffer_bytes: int = SOFT_BUFFER_BYTES
     fast_start: bool = False  # a new client gets the current GOP at once (see stream.py)
     encode_workers: int = 0  # 0: one per CPU
-
-
-def _free_port(host: str, kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def free_port_block(host: str, count: int) -> int:
-    """First port of `count` consecutive free TCP ports (best effort: they may be taken
-    again before use)."""
-    for _ in range(100):
-        base = _free_port(host)
-        if base + count >= 65535:
-            continue
-        probes = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                probes.append(sock)
-                sock.bind((host, port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in probes:
-                sock.close()
-    raise OSError(f"no block of {count} free ports on {host}")
 
 
 def camera_specs(config: EmulatorConfig, rtsp_port: int, onvif_base: int) -> list[CameraSpec]:
@@ -197,7 +170,7 @@ async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
         rtsp_socket.close()
         raise
     rtsp_port = rtsp_socket.getsockname()[1]
-    onvif_base = config.onvif_port or free_port_block(host, config.cameras)
+    onvif_base = config.onvif_port or free_port_block(config.cameras, host)
     cameras = camera_specs(config, rtsp_port, onvif_base)
     faults = FaultBoard(len(cameras))
     try:

@@ -24,36 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from emulator.ports import free_port, free_port_block
+
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180.0  # first encode of many cameras on a busy 2-core machine
-
-
-def free_port(kind: int = socket.SOCK_STREAM, host: str = HOST) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def free_port_block(count: int, host: str = HOST) -> int:
-    """First of `count` consecutive free TCP ports."""
-    for _ in range(200):
-        base = free_port(host=host)
-        if base + count > 65535:
-            continue
-        probes: list[socket.socket] = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                probes.append(sock)
-                sock.bind((host, port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in probes:
-                sock.close()
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 @dataclass
@@ -130,7 +105,7 @@ def start_emulator_process(
 ) -> EmulatorProcess:
     rtsp_port, control_port = free_port(), free_port()
     onvif_port = free_port_block(cameras)
-    wsd_port = free_port(socket.SOCK_DGRAM) if wsd else None
+    wsd_port = free_port(kind=socket.SOCK_DGRAM) if wsd else None
     command = [
         sys.executable, "-m", "node.cli", "emulate",
         "--host", HOST, "--cameras", str(cameras),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,38 +30,13 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.ports import free_port
+
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 OWNER = "owner"
 OWNER_PASSWORD = "owner-password-1"
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def free_port_block(count: int, host: str = HOST) -> int:
-    """First of `count` consecutive free TCP ports."""
-    for _ in range(200):
-        base = free_port(host)
-        if base + count > 65535:
-            continue
-        probes: list[socket.socket] = []
-        try:
-            for port in range(base, base + count):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind((host, port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def camkeep_command(*args: str) -> list[str]:

@@ -16,6 +16,8 @@ from node_harness import NodeProcess, wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
+from emulator.ports import free_port
+
 node_factory = node_harness.node_factory  # fixture
 
 CAMERA_USER = "admin"
@@ -181,7 +183,7 @@ def test_camera_add_errors(recording_node) -> None:
             (
                 {
                     "name": "a",
-                    "onvif": {**onvif, "port": node_harness.free_port(), "password": "x"},
+                    "onvif": {**onvif, "port": free_port(), "password": "x"},
                 },
                 502,
                 "cannot connect",

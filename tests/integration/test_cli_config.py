@@ -8,7 +8,9 @@ from pathlib import Path
 
 import node_harness
 import pytest
-from node_harness import ROOT, camkeep_command, free_port
+from node_harness import ROOT, camkeep_command
+
+from emulator.ports import free_port
 
 node_factory = node_harness.node_factory  # fixture
 

@@ -14,7 +14,9 @@ import time
 import httpx
 import psutil
 import pytest
-from node_harness import ROOT, camkeep_command, free_port, free_port_block, wait_until
+from node_harness import ROOT, camkeep_command, wait_until
+
+from emulator.ports import free_port, free_port_block
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ import pytest
 from lxml import etree
 from onvif import ONVIFCamera
 
+from emulator.ports import free_port
 from emulator.wsdiscovery_messages import MULTICAST_GROUP, SOAP12_NS, WSA_NS, WSD_NS, build_probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -33,12 +34,6 @@ NS = {"s": SOAP12_NS, "a": WSA_NS, "d": WSD_NS}
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180.0
 QUIET_S = 0.7
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def group_listener(port: int) -> socket.socket:
@@ -74,7 +69,7 @@ def emulator(tmp_path: Path) -> Iterator[dict]:
     ports = {
         "rtsp": free_port(),
         "control": free_port(),
-        "wsd": free_port(socket.SOCK_DGRAM),
+        "wsd": free_port(kind=socket.SOCK_DGRAM),
     }
     listener = group_listener(ports["wsd"])  # joined before start: hears the Hellos
     command = [

@@ -15,6 +15,7 @@ import pytest
 from lxml import etree
 
 from emulator.camera import CameraSpec
+from emulator.ports import free_port
 from emulator.wsdiscovery import WSDiscoveryResponder
 from emulator.wsdiscovery_messages import MULTICAST_GROUP, SOAP12_NS, WSA_NS, WSD_NS, build_probe
 
@@ -23,12 +24,6 @@ pytestmark = pytest.mark.timeout(60)
 HOST = "127.0.0.1"
 NS = {"s": SOAP12_NS, "a": WSA_NS, "d": WSD_NS}
 QUIET_S = 0.5  # no more datagrams for this long: the answer is complete
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def cameras(count: int, first_port: int = 18000, first_index: int = 1) -> list[CameraSpec]:
@@ -40,7 +35,7 @@ def cameras(count: int, first_port: int = 18000, first_index: int = 1) -> list[C
 
 @pytest.fixture
 def port() -> int:
-    return free_udp_port()
+    return free_port(kind=socket.SOCK_DGRAM)
 
 
 @pytest.fixture

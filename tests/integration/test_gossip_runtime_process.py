@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.ports import free_port
 from node.gossip_runtime import GossipRuntime
 from node.membership_types import MemberEvent, MembershipConfig
 
@@ -29,12 +30,6 @@ CONFIG = MembershipConfig()
 DEAD_MARGIN_S = 3.0
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 class PeerProcess:
@@ -136,7 +131,7 @@ def state_of(rt: GossipRuntime, node_id: str) -> str | None:
 
 async def test_sigkilled_process_is_declared_dead_then_rejoins(runtimes, peer_process) -> None:
     (a, a_events), (b, b_events) = runtimes
-    port = free_udp_port()
+    port = free_port(kind=socket.SOCK_DGRAM)
     proc = peer_process("node-p", port, [a.address])
     await wait_until(
         lambda: state_of(a, "node-p") == "alive" and state_of(b, "node-p") == "alive",

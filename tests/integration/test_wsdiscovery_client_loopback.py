@@ -16,20 +16,15 @@ from lxml import etree
 
 from discovery.wsdiscovery_client import MULTICAST_GROUP, WSDiscoveryError, probe
 from emulator.camera import CameraSpec
+from emulator.ports import free_port
 from emulator.wsdiscovery import WSDiscoveryResponder
 
 LOOPBACK = "127.0.0.1"
-
-
-def _free_udp_port() -> int:
-    # a port of our own, so responders of other tests on this machine stay silent
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+# each test probes on a UDP port of its own, so responders of other tests stay silent
 
 
 async def test_finds_every_camera_of_an_in_process_responder() -> None:
-    port = _free_udp_port()
+    port = free_port(LOOPBACK, socket.SOCK_DGRAM)
     cameras = [CameraSpec(i, f"Cam {i}", LOOPBACK, 18554, 18100 + i - 1) for i in range(1, 5)]
     responder = WSDiscoveryResponder(cameras, LOOPBACK, port)
     await responder.start()
@@ -45,7 +40,7 @@ async def test_finds_every_camera_of_an_in_process_responder() -> None:
 
 
 async def test_unicast_probe_reaches_a_responder() -> None:
-    port = _free_udp_port()
+    port = free_port(LOOPBACK, socket.SOCK_DGRAM)
     cameras = [CameraSpec(1, "Solo", LOOPBACK, 18554, 18200)]
     responder = WSDiscoveryResponder(cameras, LOOPBACK, port)
     await responder.start()
@@ -59,7 +54,7 @@ async def test_unicast_probe_reaches_a_responder() -> None:
 
 @pytest.mark.slow
 async def test_finds_the_cameras_of_camkeep_emulate() -> None:
-    port = _free_udp_port()
+    port = free_port(LOOPBACK, socket.SOCK_DGRAM)
     argv = [
         sys.executable, "-m", "node.cli", "emulate", "--host", LOOPBACK, "--cameras", "4",
         "--rtsp-port", "0", "--onvif-port", "0", "--control-port", "0", "--wsd-port", str(port),
@@ -121,7 +116,7 @@ def _probe_matches(relates_to: str, endpoint: str, xaddr: str) -> bytes:
 
 async def test_hostile_answers_are_dropped_with_one_log_line(caplog) -> None:
     caplog.set_level(logging.WARNING, logger="discovery.wsdiscovery_client")
-    port = _free_udp_port()
+    port = free_port(LOOPBACK, socket.SOCK_DGRAM)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
