@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 from bench._common import replace_section  # noqa: E402
 from emulator.ports import free_port  # noqa: E402
+from node.child_process import stop_process  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Emulator serving CPU (bench/emulate.py)"
@@ -156,12 +157,7 @@ def run_one(cameras: int, duration_s: float, warmup_s: float, bitrate: int) -> d
             "rss_mib": rss / 2**20,
         }
     finally:
-        emulator.terminate()
-        try:
-            emulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
-            emulator.wait()
+        stop_process(emulator, 10)
 
 
 def format_table(rows: list[dict], bitrate: int, duration_s: float) -> str:

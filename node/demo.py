@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from node.child_process import stop_process
+
 HOST = "127.0.0.1"  # the demo never binds anything else
 START_TIMEOUT_S = 60.0
 LOGIN_FILE = "demo-login.txt"
@@ -88,13 +90,7 @@ class Child:
         raise DemoError(f"{self.label} did not start (see {self.log_path}):\n{tail}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)
         self._reader.join(2)
         self._log.close()
 

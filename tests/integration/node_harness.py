@@ -17,7 +17,6 @@ SIGKILL) when the test ends, and its log is printed (pytest shows it on failure)
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ import httpx
 import pytest
 
 from emulator.ports import free_port
+from node.child_process import stop_process
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,14 +124,7 @@ class NodeProcess:
         """SIGTERM, then SIGKILL after `timeout_s`; returns the exit code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout_s)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

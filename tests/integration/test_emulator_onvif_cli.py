@@ -25,6 +25,7 @@ from onvif import ONVIFCamera
 
 from emulator.ports import free_port
 from emulator.wsdiscovery_messages import MULTICAST_GROUP, SOAP12_NS, WSA_NS, WSD_NS, build_probe
+from node.child_process import stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -93,13 +94,7 @@ def emulator(tmp_path: Path) -> Iterator[dict]:
     try:
         yield {"process": process, "ports": ports, "listener": listener}
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, 15)
         if process.stdout is not None:
             process.stdout.close()
         listener.close()

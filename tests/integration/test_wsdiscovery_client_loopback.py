@@ -18,6 +18,7 @@ from discovery.wsdiscovery_client import MULTICAST_GROUP, WSDiscoveryError, prob
 from emulator.camera import CameraSpec
 from emulator.ports import free_port
 from emulator.wsdiscovery import WSDiscoveryResponder
+from node.child_process import stop_process
 
 LOOPBACK = "127.0.0.1"
 # each test probes on a UDP port of its own, so responders of other tests stay silent
@@ -70,12 +71,7 @@ async def test_finds_the_cameras_of_camkeep_emulate() -> None:
         assert len(onvif_urls) == 4, lines
         found = await probe([LOOPBACK], timeout_s=1.0, port=port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 10)
         proc.stdout.close()
     assert sorted(c.name for c in found) == ["WSD 1", "WSD 2", "WSD 3", "WSD 4"]
     assert sorted(x for c in found for x in c.xaddrs) == sorted(onvif_urls)
