@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import uuid
@@ -20,49 +19,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lxml import etree
 from onvif import ONVIFCamera
+from wsd_helpers import NS, action, group_listener, receive_all
 
 from emulator.ports import free_port
-from emulator.wsdiscovery_messages import MULTICAST_GROUP, SOAP12_NS, WSA_NS, WSD_NS, build_probe
+from emulator.wsdiscovery_messages import MULTICAST_GROUP, SOAP12_NS, build_probe
 from node.child_process import stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 HOST = "127.0.0.1"
 CAMERAS = 8
-NS = {"s": SOAP12_NS, "a": WSA_NS, "d": WSD_NS}
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180.0
 QUIET_S = 0.7
-
-
-def group_listener(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((MULTICAST_GROUP, port))
-    membership = struct.pack("4s4s", socket.inet_aton(MULTICAST_GROUP), socket.inet_aton(HOST))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-    sock.setblocking(False)
-    return sock
-
-
-async def receive_all(sock: socket.socket, first_wait_s: float = QUIET_S) -> list[etree._Element]:
-    """Datagrams until none came for QUIET_S (the first may take up to first_wait_s)."""
-    loop = asyncio.get_running_loop()
-    messages = []
-    while True:
-        wait = QUIET_S if messages else first_wait_s
-        try:
-            data, _ = await asyncio.wait_for(loop.sock_recvfrom(sock, 65535), wait)
-        except TimeoutError:
-            return messages
-        messages.append(etree.fromstring(data))
-
-
-def action(message: etree._Element) -> str:
-    return message.findtext("s:Header/a:Action", namespaces=NS).rsplit("/", 1)[-1]
 
 
 @pytest.fixture
@@ -143,7 +113,7 @@ async def test_emulate_eight_cameras_onvif_and_wsd(emulator: dict) -> None:
     ports_used = [int(u.split(":")[2].split("/")[0]) for u in onvif_urls]
     assert ports_used == list(range(ports_used[0], ports_used[0] + CAMERAS))
 
-    hellos = [m for m in await receive_all(listener) if action(m) == "Hello"]
+    hellos = [m for m in await receive_all(listener, QUIET_S) if action(m) == "Hello"]
     hello_xaddrs = {m.findtext("s:Body/d:Hello/d:XAddrs", namespaces=NS) for m in hellos}
     assert hello_xaddrs == set(onvif_urls)
 
@@ -158,7 +128,7 @@ async def test_emulate_eight_cameras_onvif_and_wsd(emulator: dict) -> None:
         client.setblocking(False)
         message_id = f"urn:uuid:{uuid.uuid4()}"
         client.sendto(build_probe(message_id), (MULTICAST_GROUP, ports["wsd"]))
-        replies = await receive_all(client, first_wait_s=10)
+        replies = await receive_all(client, QUIET_S, first_wait_s=10)
     found = {
         m.findtext("s:Body/d:ProbeMatches/d:ProbeMatch/d:XAddrs", namespaces=NS)
         for m in replies
@@ -183,9 +153,9 @@ async def test_emulate_eight_cameras_onvif_and_wsd(emulator: dict) -> None:
         assert (await client.post(onvif_urls[2], content=probe_soap)).status_code == 200
 
     # SIGTERM: a Bye per camera, then a clean exit.
-    await receive_all(listener)
+    await receive_all(listener, QUIET_S)
     process.send_signal(signal.SIGTERM)
-    byes = [m for m in await receive_all(listener, first_wait_s=15) if action(m) == "Bye"]
+    byes = [m for m in await receive_all(listener, QUIET_S, first_wait_s=15) if action(m) == "Bye"]
     assert len(byes) == CAMERAS
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(15)

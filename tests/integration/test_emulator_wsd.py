@@ -7,23 +7,21 @@ import asyncio
 import contextlib
 import logging
 import socket
-import struct
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from lxml import etree
+from wsd_helpers import NS, action, group_listener, receive_all
 
 from emulator.camera import CameraSpec
 from emulator.ports import free_port
 from emulator.wsdiscovery import WSDiscoveryResponder
-from emulator.wsdiscovery_messages import MULTICAST_GROUP, SOAP12_NS, WSA_NS, WSD_NS, build_probe
+from emulator.wsdiscovery_messages import MULTICAST_GROUP, build_probe
 
 pytestmark = pytest.mark.timeout(60)
 
 HOST = "127.0.0.1"
-NS = {"s": SOAP12_NS, "a": WSA_NS, "d": WSD_NS}
-QUIET_S = 0.5  # no more datagrams for this long: the answer is complete
 
 
 def cameras(count: int, first_port: int = 18000, first_index: int = 1) -> list[CameraSpec]:
@@ -49,17 +47,6 @@ def client() -> Iterator[socket.socket]:
     sock.close()
 
 
-def group_listener(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((MULTICAST_GROUP, port))
-    membership = struct.pack("4s4s", socket.inet_aton(MULTICAST_GROUP), socket.inet_aton(HOST))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-    sock.setblocking(False)
-    return sock
-
-
 @contextlib.asynccontextmanager
 async def responder(cams: list[CameraSpec], port: int) -> AsyncIterator[WSDiscoveryResponder]:
     running = WSDiscoveryResponder(cams, HOST, port)
@@ -70,26 +57,9 @@ async def responder(cams: list[CameraSpec], port: int) -> AsyncIterator[WSDiscov
         await running.stop()
 
 
-async def receive_all(sock: socket.socket, first_wait_s: float = QUIET_S) -> list[etree._Element]:
-    """Datagrams until none came for QUIET_S (the first may take up to first_wait_s)."""
-    loop = asyncio.get_running_loop()
-    messages = []
-    while True:
-        wait = QUIET_S if messages else first_wait_s
-        try:
-            data, _ = await asyncio.wait_for(loop.sock_recvfrom(sock, 65535), wait)
-        except TimeoutError:
-            return messages
-        messages.append(etree.fromstring(data))
-
-
 async def answers(sock: socket.socket) -> list[etree._Element]:
     """Datagrams expected to come: wait longer for the first one."""
     return await receive_all(sock, first_wait_s=5.0)
-
-
-def action(message: etree._Element) -> str:
-    return message.findtext("s:Header/a:Action", namespaces=NS).rsplit("/", 1)[-1]
 
 
 def matches_by_xaddr(messages: list[etree._Element], relates_to: str) -> dict[str, list[str]]:
