@@ -43,6 +43,16 @@ def kinds(out: list[Outgoing]) -> list[tuple[str, str | None]]:
     return [(o.message.type, o.to) for o in out]
 
 
+def first_ping(m: Membership) -> tuple[float, Outgoing]:
+    """Tick from 0 s in 50 ms steps until `m` sends its first direct ping: (time, ping)."""
+    t = 0.0
+    out = m.on_tick(t)
+    while not any(o.message.type == "ping" for o in out):
+        t += 0.05
+        out = m.on_tick(t)
+    return t, next(o for o in out if o.message.type == "ping")
+
+
 # ---------------------------------------------------------------- pure math
 
 
@@ -154,12 +164,7 @@ def test_ping_for_another_node_is_not_acked() -> None:
 
 def test_probe_without_ack_goes_indirect_then_suspect_then_dead() -> None:
     m = joined(node(), "a", "b", "c", "d")
-    t = 0.0
-    out = m.on_tick(t)
-    while not any(o.message.type == "ping" for o in out):
-        t += 0.05
-        out = m.on_tick(t)
-    ping = next(o for o in out if o.message.type == "ping")
+    t, ping = first_ping(m)
     target = ping.to
     out = m.on_tick(t + CFG.probe_timeout_s)
     reqs = [o for o in out if o.message.type == "ping_req"]
@@ -176,12 +181,7 @@ def test_probe_without_ack_goes_indirect_then_suspect_then_dead() -> None:
 
 def test_ack_through_relay_keeps_target_alive() -> None:
     m = joined(node(), "a", "b", "c", "d")
-    t = 0.0
-    out = m.on_tick(t)
-    while not any(o.message.type == "ping" for o in out):
-        t += 0.05
-        out = m.on_tick(t)
-    ping = next(o for o in out if o.message.type == "ping")
+    t, ping = first_ping(m)
     m.on_tick(t + CFG.probe_timeout_s)
     helper = next(p for p in "abcd" if p != ping.to)
     m.on_message(msg(helper, "ack", k=ping.message.payload["k"]), t + 0.15)
