@@ -109,6 +109,15 @@ def all_alive(members: list[Member]) -> bool:
     return all(m.states() == {o: "alive" for o in ids - {m.node_id}} for m in members)
 
 
+async def two(make_member) -> tuple[Member, Member]:
+    """node-a and node-b, b told of a, both seeing each other alive."""
+    a = await make_member("node-a")
+    b = await make_member("node-b")
+    b.rt.add_peer(a.rt.address)
+    await wait_until(lambda: all_alive([a, b]), JOIN_TIMEOUT_S, "a and b alive")
+    return a, b
+
+
 async def three(make_member, config: MembershipConfig = CONFIG) -> list[Member]:
     a = await make_member("node-a", channels=1, config=config)
     b = await make_member("node-b", channels=2, config=config)
@@ -209,10 +218,7 @@ def snapshot(m: Member) -> dict[str, tuple]:
 async def test_forged_replayed_and_garbage_datagrams_are_rejected_and_change_nothing(
     make_member, caplog: pytest.LogCaptureFixture
 ) -> None:
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.rt.add_peer(a.rt.address)
-    await wait_until(lambda: all_alive([a, b]), JOIN_TIMEOUT_S, "a and b alive")
+    a, b = await two(make_member)
     eve = RawPeer()
     try:
         a.rt.add_peer(eve.address)  # a will send its sync requests to eve: capture them
@@ -286,10 +292,7 @@ async def test_forged_replayed_and_garbage_datagrams_are_rejected_and_change_not
 
 async def test_fuzzed_socket_keeps_working(make_member) -> None:
     """A flood of random datagrams, some built on captured ones, while membership runs."""
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.rt.add_peer(a.rt.address)
-    await wait_until(lambda: all_alive([a, b]), JOIN_TIMEOUT_S, "a and b alive")
+    a, b = await two(make_member)
     eve = RawPeer()
     try:
         a.rt.add_peer(eve.address)
@@ -340,10 +343,7 @@ async def test_nodes_with_another_secret_or_system_never_see_each_other(make_mem
 async def test_identity_change_stop_and_start_a_fresh_runtime(make_member) -> None:
     """b leaves system 1 for system 2 on the same port: system 1 sees it leave, system 2
     sees it join, and neither ever sees the other."""
-    a = await make_member("node-a")
-    b = await make_member("node-b")
-    b.rt.add_peer(a.rt.address)
-    await wait_until(lambda: all_alive([a, b]), JOIN_TIMEOUT_S, "a and b alive")
+    a, b = await two(make_member)
     c = await make_member("node-c", system="sys-2", secret=b"system two secret")
 
     port = b.rt.port
