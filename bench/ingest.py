@@ -172,9 +172,13 @@ def run_one(
         _wait_line(recorder, "recording", 120)
         time.sleep(warmup_s)
         ff = [psutil.Process(p.pid) for p in ffmpegs if p.poll() is None]
+        load0 = os.getloadavg()[0]
+        times0, switches0 = node.cpu_times(), node.num_ctx_switches()
         node_cpu0, ff_cpu0, t0 = _cpu_s([node]), _cpu_s(ff), time.monotonic()
         time.sleep(duration_s)
         node_cpu1, ff_cpu1, t1 = _cpu_s([node]), _cpu_s(ff), time.monotonic()
+        times1, switches1 = node.cpu_times(), node.num_ctx_switches()
+        load1 = os.getloadavg()[0]
         rss_after = node.memory_info().rss
         ff_alive = sum(p.poll() is None for p in ffmpegs)
         recorder.stdin.write("stop\n")  # type: ignore[union-attr]
@@ -196,6 +200,15 @@ def run_one(
             "mbps_per_stream": summary.get("mbps", 0.0) / streams,
             "fps": summary.get("fps", 0.0),
             "ffmpeg_alive": ff_alive,
+            "node_sys_share": (times1.system - times0.system) / max(1e-9, node_cpu1 - node_cpu0),
+            "node_switches_per_s": (
+                switches1.voluntary
+                + switches1.involuntary
+                - switches0.voluntary
+                - switches0.involuntary
+            )
+            / window,
+            "load": (load0 + load1) / 2,
         }
     finally:
         for process in [*ffmpegs, recorder, emulator]:
@@ -227,8 +240,9 @@ def format_table(rows: list[dict], args: argparse.Namespace, duration_s: float) 
         "| streams | recorder RTSP reader | recorder CPU (cores) "
         "| ffmpeg CPU (cores, summed) | ratio "
         "| recorder ms CPU/s per stream | RSS growth MiB/stream | recorder RSS MiB "
-        "| recording | Mbit/s per stream | fps |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| recording | Mbit/s per stream | fps | recorder sys share "
+        "| recorder ctx switches/s | load avg |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
@@ -237,7 +251,8 @@ def format_table(rows: list[dict], args: argparse.Namespace, duration_s: float) 
             f"{row['ratio']:.2f} | {1000 * row['node_cores'] / row['streams']:.2f} | "
             f"{row['rss_mib_per_stream']:.2f} | {row['rss_mib']:.0f} | "
             f"{row['recording']}/{row['streams']} | {row['mbps_per_stream']:.2f} | "
-            f"{row['fps']:.1f} |"
+            f"{row['fps']:.1f} | {row['node_sys_share']:.2f} | "
+            f"{row['node_switches_per_s']:.0f} | {row['load']:.1f} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -6,6 +6,11 @@ cameras (a fraction of the CPU of FFmpeg's, whose reader wakes up for every RTP 
 and by FFmpeg's RTSP client through PyAV for everything else (audio, B-frames, anything
 the small client does not understand) or when `fast_ingest=False`.
 
+Threads: each camera has a supervisor thread (connect, reconnect with backoff). Once
+its own-client stream plays, one poller thread shared by all cameras (`_poller`) reads
+every camera's socket every 0.4 s and remuxes what came; FFmpeg-read cameras read and
+remux on their own thread. A stop keeps everything received up to it.
+
 Public surface (see notes/INTERFACES.md): CameraSource, CameraStatus, Period,
 RetentionPolicy, RecorderService, and the error classes."""
 

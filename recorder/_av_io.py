@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +25,8 @@ import av
 from ._model import ExportError
 from ._mp4boxes import repair_torn_tail
 from ._nal import parameter_sets
-from ._rtp import RtspProtocolError, TimestampUnwrapper, VideoDepacketizer
+from ._poller import POLLER, POLLER_CHECK_S
+from ._rtp import InterleavedVideoReader, RtspProtocolError, TimestampUnwrapper
 from ._rtsp_client import RtspClient, RtspStalled
 from ._timeline import SegmentClock, TimestampFixer
 
@@ -42,6 +42,7 @@ SEGMENT_MUX_OPTIONS = {
 }
 VIDEO_CODECS = frozenset({"h264", "hevc"})
 AUDIO_CODECS = frozenset({"aac"})
+DEFAULT_FRAME_S = 0.04  # duration of a frame before the stream shows its own
 TIMESTAMP_JUMP_S = 10.0  # a DTS jump this large means the camera restarted its clock
 PROBE_SIZE_BYTES = 1_000_000  # keep the demuxer's probe buffer (memory per stream) small
 ANALYZE_DURATION_US = 100_000  # probing buffers this much: it delays the first packet
@@ -200,7 +201,11 @@ class _Remuxer:
         self.height = video.codec_context.height
         self.tb_v = video_time_base or float(video.time_base)
         self.clock = SegmentClock(self.tb_v, segment_seconds)
-        self.vfix = TimestampFixer(round(TIMESTAMP_JUMP_S / self.tb_v))
+        # Until two frames show the real interval, a frame lasts a typical 40 ms: a
+        # segment of one frame still covers a span (and makes a period).
+        self.vfix = TimestampFixer(
+            round(TIMESTAMP_JUMP_S / self.tb_v), round(DEFAULT_FRAME_S / self.tb_v)
+        )
         if self.audio is not None:
             self.tb_a = float(self.audio.time_base)
             self.afix = TimestampFixer(round(TIMESTAMP_JUMP_S / self.tb_a))
@@ -276,93 +281,112 @@ class _Remuxer:
         if cutting and not size:
             writer.raise_write_failure()
 
+    def begin(self) -> None:
+        """Before the first `push`: per-attempt state of the packet loop."""
+        self.video_index = self.video.index
+        self.second_ticks = max(1, round(1.0 / self.tb_v))
+        self.audio_per_video = (self.tb_v / self.tb_a) if self.audio is not None else 0.0
+        self.base_v = self.base_a = 0
+        self.last_v = self.report_at = self.window_start = 0
+        self.window_bytes = self.window_frames = 0
+
+    def push(self, pkt) -> None:
+        """Remux one packet (video or audio) of the input. Raises av.FFmpegError,
+        OSError or IngestFailure; the caller ends the attempt with `end`."""
+        size = pkt.size
+        if not size:
+            return  # the demuxer's end-of-stream flush packets
+        writer = self.writer
+        if pkt.stream_index == self.video_index:
+            fixed = self.vfix.fix(pkt.dts, pkt.pts)
+            if fixed is None:
+                return
+            dts, pts = fixed
+            key = pkt.is_keyframe
+            if key and (self._params_changed(pkt) or self.clock.should_cut(dts, True)):
+                if not self.width and not self._learn_size(pkt):
+                    return
+                if writer is not None:
+                    self._close_segment(dts, cutting=True)
+                self._open_segment(dts)
+                writer = self.writer
+                self.base_v = dts
+                self.base_a = round(dts * self.audio_per_video)
+                self.report_at = dts + self.second_ticks
+                self.window_bytes = self.window_frames = 0
+                self.window_start = dts
+            elif writer is None:
+                return  # a segment starts at a keyframe
+            pkt.dts = dts - self.base_v
+            pkt.pts = pts - self.base_v
+            pkt.stream = writer.video
+            writer.container.mux_one(pkt)
+            self.last_v = dts
+            self.window_bytes += size
+            self.window_frames += 1
+            if dts >= self.report_at:
+                self._report(writer, dts)
+        elif writer is not None:
+            fixed = self.afix.fix(pkt.dts, pkt.pts)
+            if fixed is None:
+                return
+            dts = fixed[0] - self.base_a
+            if dts < 0:
+                return  # audio from before this segment's first keyframe
+            pkt.dts = dts
+            pkt.pts = fixed[1] - self.base_a
+            pkt.stream = writer.audio
+            writer.container.mux_one(pkt)
+            self.window_bytes += size
+
+    def _report(self, writer: _SegmentWriter, dts: int) -> None:
+        """About once a second of media: progress (and a check that the file grows)."""
+        clock = self.clock
+        media_s = (dts - self.window_start) * self.tb_v or 1.0
+        size_now = writer.size()
+        writer.check_growth(size_now)
+        clock.correct(dts, self.now_ms())
+        self.sink.segment_progress(
+            writer.relpath,
+            clock.start_ms,
+            clock.wall_ms(dts + self.vfix.step),
+            size_now,
+            self.window_bytes * 8 / media_s,
+            self.window_frames / media_s,
+        )
+        self.report_at = dts + self.second_ticks
+        self.window_start = dts
+        self.window_bytes = self.window_frames = 0
+
+    def end(self) -> None:
+        """After the last `push`: close the current segment (never raises)."""
+        if self.writer is not None:
+            try:
+                self._close_segment(self.last_v + self.vfix.step)
+            except (av.FFmpegError, OSError) as exc:
+                log.warning("closing segment failed: %s", self.scrub(str(exc)))
+
     def run(self) -> str:
         """Remux until stopped or the stream ends; returns why it ended normally."""
-        video_index = self.video.index
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
-        vfix = self.vfix
-        afix = self.afix if self.audio is not None else None
-        clock = self.clock
         stop_is_set = self.stop.is_set
-        second_ticks = max(1, round(1.0 / self.tb_v))
-        audio_per_video = (self.tb_v / self.tb_a) if self.audio is not None else 0.0
-        base_v = base_a = 0
-        last_v = report_at = 0
-        window_bytes = window_frames = 0
-        writer = None
+        # An input that ends by itself on stop gives everything received up to it.
+        stop_checked = not getattr(self.inp, "ends_on_stop", False)
+        push = self.push
         reason = "stopped"
+        self.begin()
         try:
             for pkt in self.inp.demux(streams):
-                if stop_is_set():
+                if stop_checked and stop_is_set():
                     break
-                size = pkt.size
-                if not size:
-                    continue  # the demuxer's end-of-stream flush packets
-                if pkt.stream_index == video_index:
-                    fixed = vfix.fix(pkt.dts, pkt.pts)
-                    if fixed is None:
-                        continue
-                    dts, pts = fixed
-                    changed = pkt.is_keyframe and self._params_changed(pkt)
-                    if changed or (pkt.is_keyframe and clock.should_cut(dts, True)):
-                        if not self.width and not self._learn_size(pkt):
-                            continue
-                        if writer is not None:
-                            self._close_segment(dts, cutting=True)
-                        self._open_segment(dts)
-                        writer = self.writer
-                        base_v = dts
-                        base_a = round(dts * audio_per_video)
-                        report_at = dts + second_ticks
-                        window_bytes = window_frames = 0
-                        window_start = dts
-                    elif writer is None:
-                        continue  # a segment starts at a keyframe
-                    pkt.dts = dts - base_v
-                    pkt.pts = pts - base_v
-                    pkt.stream = writer.video
-                    writer.container.mux_one(pkt)
-                    last_v = dts
-                    window_bytes += size
-                    window_frames += 1
-                    if dts >= report_at:
-                        media_s = (dts - window_start) * self.tb_v or 1.0
-                        size_now = writer.size()
-                        writer.check_growth(size_now)
-                        clock.correct(dts, self.now_ms())
-                        self.sink.segment_progress(
-                            writer.relpath,
-                            clock.start_ms,
-                            clock.wall_ms(dts + vfix.step),
-                            size_now,
-                            window_bytes * 8 / media_s,
-                            window_frames / media_s,
-                        )
-                        report_at = dts + second_ticks
-                        window_start = dts
-                        window_bytes = window_frames = 0
-                elif writer is not None:
-                    fixed = afix.fix(pkt.dts, pkt.pts)
-                    if fixed is None:
-                        continue
-                    dts = fixed[0] - base_a
-                    if dts < 0:
-                        continue  # audio from before this segment's first keyframe
-                    pkt.dts = dts
-                    pkt.pts = fixed[1] - base_a
-                    pkt.stream = writer.audio
-                    writer.container.mux_one(pkt)
-                    window_bytes += size
+                push(pkt)
             else:
-                reason = "camera ended the stream"
+                if not stop_is_set():
+                    reason = "camera ended the stream"
         except (av.FFmpegError, OSError) as exc:
             raise _failure(exc, self.scrub) from None
         finally:
-            if self.writer is not None:
-                try:
-                    self._close_segment(last_v + vfix.step)
-                except (av.FFmpegError, OSError) as exc:
-                    log.warning("closing segment failed: %s", self.scrub(str(exc)))
+            self.end()
         if reason != "stopped":
             raise IngestFailure(reason)
         return reason
@@ -437,7 +461,11 @@ class _Streams:
 
 class _FastInput:
     """Looks like an av input container to _Remuxer (`streams`, `demux`), fed by
-    RtspClient: access units become av.Packets in 1/90000 time base."""
+    RtspClient: access units become av.Packets in 1/90000 time base. Ends by itself
+    once the client's stop is set (after what had arrived). The shared poller feeds it
+    chunk by chunk instead (`units_of`, `packets`)."""
+
+    ends_on_stop = True
 
     def __init__(self, client: RtspClient, codec: str, extradata: bytes) -> None:
         self.client = client
@@ -445,63 +473,53 @@ class _FastInput:
         self.extradata = extradata
         self.streams = _Streams()
         self.template = None
-        self._units = self._access_units()
-        self._first: tuple[bytes, bool, int] | None = None
+        self._reader = InterleavedVideoReader(codec, 0)
+        self._unwrap = TimestampUnwrapper().unwrap
+        self._last_stamp = -1
+        self.pending: list[tuple[bytes, bool, int]] = []  # read by open(), not yet used
+        self._chunks: Iterator[bytes] = iter(())
 
-    def _access_units(self):
-        depacketize = VideoDepacketizer(self.codec).push
-        unwrap = TimestampUnwrapper().unwrap
-        for channel, data in self.client.frames():
-            if channel != 0 or len(data) < 12 or data[0] >> 6 != 2:
-                continue  # RTCP, other tracks, not RTP v2
-            first = data[0]
-            start = 12 + 4 * (first & 0x0F)
-            if first & 0x10:  # header extension
-                if len(data) < start + 4:
-                    continue
-                start += 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
-            end = len(data) - (data[-1] if first & 0x20 else 0)  # padding
-            if start >= end:
-                continue
-            stamp = (data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7]
-            units = depacketize(data[start:end], stamp, data[1] & 0x80 != 0)
-            if units is not None:
-                for unit, key, unit_stamp in units:
-                    yield unit, key, unwrap(unit_stamp)
+    def units_of(self, chunk: bytes) -> list[tuple[bytes, bool, int]]:
+        """Access units (bytes, keyframe, 64-bit 90 kHz time) that `chunk` completes."""
+        unwrap = self._unwrap
+        return [(unit, key, unwrap(stamp)) for unit, key, stamp in self._reader.feed(chunk)]
 
     def open(self, stop: threading.Event) -> None:
         """Read up to the first keyframe; describe the stream by it (a tiny raw-stream
         container whose video stream is the muxers' template)."""
-        for unit in self._units:
-            if stop.is_set():
-                raise IngestFailure("stopped before the first keyframe")
-            if not unit[1]:
-                continue
-            head = unit[0] if parameter_sets(unit[0], self.codec) else self.extradata + unit[0]
-            self.template = av.open(io.BytesIO(head), format=self.codec)
-            if not self.template.streams.video:
-                raise IngestFailure("camera's first keyframe cannot be read")
-            self.streams.video.append(self.template.streams.video[0])
-            self._first = unit
-            return
+        self._chunks = self.client.chunks()
+        for chunk in self._chunks:  # (ends by itself once `stop` is set)
+            units = self.units_of(chunk)
+            for i, (data, key, _) in enumerate(units):
+                if not key:
+                    continue
+                head = data if parameter_sets(data, self.codec) else self.extradata + data
+                self.template = av.open(io.BytesIO(head), format=self.codec)
+                if not self.template.streams.video:
+                    raise IngestFailure("camera's first keyframe cannot be read")
+                self.streams.video.append(self.template.streams.video[0])
+                self.pending = units[i:]
+                return
+        if stop.is_set():
+            raise IngestFailure("stopped before the first keyframe")
         raise IngestFailure("camera ended the stream")
 
-    def demux(self, streams):
+    def take_pending(self) -> list[tuple[bytes, bool, int]]:
+        pending, self.pending = self.pending, []
+        return pending
+
+    def packets(self, units: list[tuple[bytes, bool, int]]):
+        """av.Packets of the video stream for these access units."""
         video = self.streams.video[0]
         packet_class = av.Packet
-        if self._first is not None:
-            units = [self._first]
-            self._first = None
-        else:
-            units = []
         time_base = TB_90K
-        last = -1
-        for data, key, stamp in itertools.chain(units, self._units):
+        last = self._last_stamp
+        for data, key, stamp in units:
             if stamp < last and last - stamp < REORDER_LIMIT_TICKS:
                 # Frames out of presentation order (B-frames): RTP carries no DTS, so
                 # leave this camera to FFmpeg's client, which derives it.
                 raise FastIngestUnsupported("frames arrive out of order (B-frames)")
-            last = stamp
+            last = self._last_stamp = stamp
             packet = packet_class(data)
             packet.pts = stamp
             packet.dts = stamp
@@ -510,9 +528,58 @@ class _FastInput:
             packet.stream = video
             yield packet
 
+    def demux(self, streams):
+        yield from self.packets(self.take_pending())
+        for chunk in self._chunks:
+            yield from self.packets(self.units_of(chunk))
+
     def close(self) -> None:
         if self.template is not None:
             self.template.close()
+
+
+class _PolledAttempt:
+    """The streaming part of a fast-ingest attempt, run by the shared poller thread:
+    each round it takes what the camera's socket holds and remuxes it."""
+
+    def __init__(
+        self,
+        client: RtspClient,
+        fast_input: _FastInput,
+        remuxer: _Remuxer,
+        stop: threading.Event,
+        stall_timeout_s: float,
+    ) -> None:
+        self.client = client
+        self.fast_input = fast_input
+        self.remuxer = remuxer
+        self.stop = stop
+        self.stall_timeout_s = stall_timeout_s
+        self.last_data = time.monotonic()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def poll(self, now: float) -> bool:
+        """One round (poller thread). False once the attempt is over (stopped); raises
+        when it failed. A stop first takes everything received up to it."""
+        chunk, closed = self.client.read_available()
+        if chunk:
+            self.last_data = now
+            push = self.remuxer.push
+            for packet in self.fast_input.packets(self.fast_input.units_of(chunk)):
+                push(packet)
+        if closed:
+            raise ConnectionError("camera closed the connection")
+        if self.stop.is_set():
+            return False
+        if now - self.last_data >= self.stall_timeout_s:
+            raise RtspStalled(f"stalled: no data from camera for {self.stall_timeout_s:g} s")
+        self.client.keepalive_if_due(now)
+        return True
+
+    def finish(self, error: BaseException | None) -> None:
+        self.error = error
+        self.done.set()
 
 
 def _record_fast(
@@ -525,7 +592,7 @@ def _record_fast(
     scrub: Callable[[str], str],
     on_connected: Callable[[], None] | None,
 ) -> str:
-    client = RtspClient(source.url, source.username, source.password, stall_timeout_s)
+    client = RtspClient(source.url, source.username, source.password, stall_timeout_s, stop)
     fast_input = None
     try:
         try:
@@ -554,12 +621,27 @@ def _record_fast(
             raise _failure(exc, scrub) from None
         if on_connected is not None:
             on_connected()
+        # The connection stays with this thread (its supervisor); the reading and
+        # muxing move to the one poller thread shared by every fast ingest.
+        remuxer.begin()
         try:
-            return remuxer.run()
+            for packet in fast_input.packets(fast_input.take_pending()):
+                remuxer.push(packet)
+            attempt = _PolledAttempt(client, fast_input, remuxer, stop, stall_timeout_s)
+            client.set_nonblocking()
+            POLLER.add(attempt)
+            while not attempt.done.wait(POLLER_CHECK_S):
+                if not POLLER.alive():
+                    raise IngestFailure("internal error: the stream reader stopped")
+            if attempt.error is not None:
+                raise attempt.error
+            return "stopped"
         except (RtspStalled, RtspProtocolError) as exc:
             raise IngestFailure(scrub(str(exc))) from None
-        except (ConnectionError, OSError) as exc:
+        except (av.FFmpegError, OSError) as exc:
             raise _failure(exc, scrub) from None
+        finally:
+            remuxer.end()
     finally:
         if fast_input is not None:
             fast_input.close()

@@ -249,3 +249,145 @@ class VideoDepacketizer:
             if header & 0x40 and self._fu is not None:
                 self._add(b"".join(self._fu))
                 self._fu = None
+
+
+class InterleavedVideoReader:
+    """Interleaved RTP over the RTSP TCP connection (RFC 2326 §10.12) -> Annex B access
+    units of the video track on one channel, in one pass over each chunk read.
+
+    Does what the (channel, payload) framing plus VideoDepacketizer do, fused into a
+    single loop: per RTP packet a few slices and int operations and no function call,
+    which is most of an ingest's CPU at 4 Mbit/s (~350 packets/s per camera). RTSP
+    answers (to keep-alives) between frames are skipped; a partial frame at the end of
+    a chunk is kept for the next. A fragmented NAL unit missing a piece is dropped."""
+
+    __slots__ = ("_channel", "_fu_at", "_fu_key", "_hevc", "_key", "_parts", "_tail", "_ts")
+
+    def __init__(self, codec: str, channel: int = 0) -> None:
+        if codec not in ("h264", "hevc"):
+            raise ValueError(f"unsupported video codec {codec!r}")
+        self._hevc = codec == "hevc"
+        self._channel = channel
+        self._tail = b""
+        self._parts: list[bytes] = []  # the access unit so far (start codes included)
+        self._fu_at = -1  # index in _parts where an unfinished fragmented NAL begins
+        self._fu_key = False  # that NAL unit is a keyframe's (counts once it is whole)
+        self._key = False
+        self._ts: int | None = None
+
+    def _flush(self, out: list, stamp: int | None) -> None:
+        parts = self._parts
+        if self._fu_at >= 0:  # its end never came: drop that NAL unit
+            del parts[self._fu_at :]
+            self._fu_at = -1
+        if parts:
+            out.append((b"".join(parts), self._key, stamp))
+            self._parts = []
+        self._key = False
+
+    def _add_nal(self, nal: bytes) -> None:
+        if not nal:
+            return
+        if self._hevc:
+            if 16 <= (nal[0] >> 1) & 0x3F <= 21:
+                self._key = True
+        elif nal[0] & 0x1F == 5:
+            self._key = True
+        self._parts.append(START_CODE)
+        self._parts.append(nal)
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bool, int]]:
+        """Complete access units (Annex B bytes, keyframe, 32-bit RTP timestamp) that
+        the bytes read so far end."""
+        if self._tail:
+            data = self._tail + data
+        out: list[tuple[bytes, bool, int]] = []
+        size = len(data)
+        pos = 0
+        hevc = self._hevc
+        channel = self._channel
+        fu_skip = 3 if hevc else 2
+        while pos + 4 <= size:
+            if data[pos] != 0x24:  # '$'
+                end = data.find(b"\r\n\r\n", pos)
+                if end < 0:
+                    break
+                # an RTSP answer (to a keep-alive): skip its header and body
+                head = data[pos:end].lower()
+                marker = head.find(b"content-length:")
+                body = 0
+                if marker >= 0:
+                    try:
+                        body = int(head[marker + 15 :].split(b"\r\n", 1)[0])
+                    except ValueError:
+                        body = 0
+                if end + 4 + body > size:
+                    break
+                pos = end + 4 + body
+                continue
+            start = pos + 4
+            end = start + ((data[pos + 2] << 8) | data[pos + 3])
+            if end > size:
+                break
+            pos = end
+            if data[start - 3] != channel or end - start < 12:
+                continue  # RTCP, other tracks
+            first = data[start]
+            if first >> 6 != 2:
+                continue  # not RTP v2
+            p = start + 12 + 4 * (first & 0x0F)
+            if first & 0x10:  # header extension
+                if p + 4 > end:
+                    continue
+                p += 4 + 4 * ((data[p + 2] << 8) | data[p + 3])
+            if first & 0x20:  # padding
+                end -= data[end - 1]
+            if p >= end:
+                continue
+            stamp = (
+                (data[start + 4] << 24)
+                | (data[start + 5] << 16)
+                | (data[start + 6] << 8)
+                | data[start + 7]
+            )
+            if stamp != self._ts:
+                if self._parts:  # the previous unit lost its marker packet
+                    self._flush(out, self._ts)
+                self._ts = stamp
+            head = data[p]
+            kind = (head >> 1) & 0x3F if hevc else head & 0x1F
+            if (kind == 49) if hevc else (kind == 28):  # fragmentation unit
+                if end - p >= 3:
+                    fu = data[p + fu_skip - 1]
+                    parts = self._parts
+                    if fu & 0x80:  # first fragment
+                        if self._fu_at >= 0:
+                            del parts[self._fu_at :]  # the previous one never ended
+                        self._fu_at = len(parts)
+                        nal_type = fu & 0x3F if hevc else fu & 0x1F
+                        parts.append(START_CODE)
+                        if hevc:
+                            parts.append(bytes((((head & 0x81) | (nal_type << 1)), data[p + 1])))
+                            self._fu_key = 16 <= nal_type <= 21
+                        else:
+                            parts.append(bytes(((head & 0xE0) | nal_type,)))
+                            self._fu_key = nal_type == 5
+                        parts.append(data[p + fu_skip : end])
+                    elif self._fu_at >= 0:
+                        parts.append(data[p + fu_skip : end])
+                    if fu & 0x40 and self._fu_at >= 0:  # last fragment: the NAL is whole
+                        self._fu_at = -1
+                        if self._fu_key:
+                            self._key = True
+            elif (kind == 48) if hevc else (kind == 24):  # aggregation packet
+                q = p + (2 if hevc else 1)
+                while q + 2 <= end:
+                    n = (data[q] << 8) | data[q + 1]
+                    self._add_nal(data[q + 2 : min(q + 2 + n, end)])
+                    q += 2 + n
+            elif (kind < 48 and end - p >= 3) if hevc else (1 <= kind <= 23):
+                self._add_nal(data[p:end])
+            if data[start + 1] & 0x80:  # marker: the access unit is complete
+                self._flush(out, stamp)
+        self._tail = data[pos:] if pos < size else b""
+        return out

@@ -1,12 +1,14 @@
 """A small blocking RTSP/1.0 client for the fast ingest: DESCRIBE (Digest/Basic auth),
 SETUP over TCP (interleaved), PLAY, keep-alive, TEARDOWN; then reads the interleaved
-RTP in large chunks. Runs on the camera's ingest thread; a socket timeout turns a
-stalled camera into an error after `timeout_s`."""
+RTP in large chunks. Set-up runs on the camera's ingest thread (a socket timeout turns
+a stalled camera into an error after `timeout_s`); streaming is read either by that
+thread (`chunks`) or, non-blocking, by the shared poller (`read_available`)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -26,7 +28,12 @@ class RtspStalled(Exception):
 
 class RtspClient:
     def __init__(
-        self, url: str, username: str | None, password: str | None, timeout_s: float
+        self,
+        url: str,
+        username: str | None,
+        password: str | None,
+        timeout_s: float,
+        stop: threading.Event | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme.lower() != "rtsp" or not parts.hostname:
@@ -37,11 +44,14 @@ class RtspClient:
         self.username = username
         self.password = password
         self.timeout_s = timeout_s
+        # Set: chunks() takes what already arrived (without waiting) and ends.
+        self.stop = stop or threading.Event()
         self.sock: socket.socket | None = None
         self._buffer = b""
         self._cseq = 0
         self._session: str | None = None
         self._session_timeout_s = 60.0
+        self._keepalive_at = float("inf")
         self._auth_challenges: list[str] | None = None
         self._nc = 0
         self._early_frames: list[tuple[int, bytes]] = []
@@ -55,6 +65,8 @@ class RtspClient:
     def close(self) -> None:
         if self.sock is None:
             return
+        with contextlib.suppress(OSError):
+            self.sock.settimeout(self.timeout_s)  # back from non-blocking, for TEARDOWN
         if self._session is not None:
             with contextlib.suppress(OSError):
                 self._send("TEARDOWN", self.url, {})
@@ -116,6 +128,43 @@ class RtspClient:
 
     def play(self) -> None:
         self.request("PLAY", self.content_base, {"Range": "npt=0.000-"})
+        self._keepalive_at = time.monotonic() + self._session_timeout_s / 2
+
+    def keepalive_if_due(self, now: float) -> None:
+        """Keep the session alive (GET_PARAMETER) every half session timeout; never
+        blocks (a camera that does not take it is noticed by the stall timeout)."""
+        if now < self._keepalive_at or self.sock is None:
+            return
+        self._keepalive_at = now + self._session_timeout_s / 2
+        self._cseq += 1
+        request = (
+            f"GET_PARAMETER {self.content_base} RTSP/1.0\r\nCSeq: {self._cseq}\r\n"
+            f"User-Agent: {USER_AGENT}\r\nSession: {self._session}\r\n\r\n"
+        )
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            self.sock.send(request.encode(), socket.MSG_DONTWAIT)
+
+    def set_nonblocking(self) -> None:
+        """For the shared poller: a socket with a timeout would first wait for data
+        (CPython polls before each call), even with MSG_DONTWAIT."""
+        assert self.sock is not None
+        self.sock.setblocking(False)
+
+    def read_available(self) -> tuple[bytes, bool]:
+        """Everything the socket holds now, without waiting (after `set_nonblocking`),
+        and whether the camera closed the connection."""
+        assert self.sock is not None
+        parts = []
+        while True:
+            try:
+                chunk = self.sock.recv(RECV_BYTES, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return b"".join(parts), False
+            if not chunk:
+                return b"".join(parts), True
+            parts.append(chunk)
+            if len(chunk) < RECV_BYTES:  # took all there was: spare a call
+                return b"".join(parts), False
 
     # --- reading ---------------------------------------------------------------------
     def _recv(self) -> bytes:
@@ -171,50 +220,33 @@ class RtspClient:
         body, self._buffer = self._buffer[:length], self._buffer[length:]
         return int(parts[1]), headers, body
 
-    def frames(self) -> Iterator[tuple[int, bytes]]:
-        """Interleaved (channel, payload) frames; answers to keep-alives are skipped."""
-        yield from self._early_frames
+    def chunks(self) -> Iterator[bytes]:
+        """The interleaved bytes after PLAY, as read (frames may be split across chunks;
+        InterleavedVideoReader reassembles them). Sends the keep-alives.
+        Once `stop` is set, what the socket already holds is read and yielded, then the
+        iteration ends: a stop keeps everything received up to it."""
+        early = b"".join(
+            b"$" + bytes((channel,)) + len(payload).to_bytes(2, "big") + payload
+            for channel, payload in self._early_frames
+        )
         self._early_frames = []
-        keepalive_at = time.monotonic() + self._session_timeout_s / 2
-        data = self._buffer
+        pending = early + self._buffer
         self._buffer = b""
-        pos = 0
+        if pending:
+            yield pending
         while True:
-            size = len(data)
-            while pos + 4 <= size:
-                if data[pos] != 0x24:  # '$'
-                    end = data.find(b"\r\n\r\n", pos)
-                    if end < 0:
-                        break
-                    # an answer (to our keep-alive): skip its header and body
-                    head = data[pos:end].lower()
-                    marker = head.find(b"content-length:")
-                    body = 0
-                    if marker >= 0:
-                        with contextlib.suppress(ValueError):
-                            body = int(head[marker + 15 :].split(b"\r\n", 1)[0])
-                    if end + 4 + body > size:
-                        break
-                    pos = end + 4 + body
-                    continue
-                length = (data[pos + 2] << 8) | data[pos + 3]
-                if pos + 4 + length > size:
-                    break
-                yield data[pos + 1], data[pos + 4 : pos + 4 + length]
-                pos += 4 + length
             # Wake up a few times a second and take what gathered in the socket buffer,
             # rather than once per packet: thread wake-ups are most of an ingest's CPU.
             # recv() still waits (up to the stall timeout) when nothing came.
-            time.sleep(READ_INTERVAL_S)
-            chunk = self._recv()
-            while len(chunk) % RECV_BYTES == 0:  # filled the buffer: there may be more
+            draining = self.stop.wait(READ_INTERVAL_S)
+            chunk = self._recv_ready() if draining else self._recv()
+            while chunk and len(chunk) % RECV_BYTES == 0:  # filled the buffer: maybe more
                 more = self._recv_ready()
                 if not more:
                     break
                 chunk += more
-            data = data[pos:] + chunk if pos < size else chunk
-            pos = 0
-            now = time.monotonic()
-            if now >= keepalive_at:
-                keepalive_at = now + self._session_timeout_s / 2
-                self._send("GET_PARAMETER", self.content_base, {})
+            if chunk:
+                yield chunk
+            if draining:
+                return
+            self.keepalive_if_due(time.monotonic())

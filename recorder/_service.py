@@ -367,6 +367,10 @@ class RecorderService:
         by_server: dict[str, dict[str, tuple[int, int]]] = {}
         for row in self._index.overlapping(camera_id, start_ms, end_ms):
             by_server.setdefault(row.server_id, {})[row.path] = (row.start_ms, row.end_ms)
+        for rel, row in self._pending_inserts.items():
+            if row[0] == camera_id:  # opened (maybe closed already) since the last flush
+                start_ms_p = self._pending_starts.get(rel, row[2])
+                by_server.setdefault(self.server_id, {})[rel] = (start_ms_p, row[3])
         for rel, (cam, seg_start, seg_end) in self._open.items():
             if cam == camera_id:  # growing segments: newer than the index
                 by_server.setdefault(self.server_id, {})[rel] = (seg_start, seg_end)

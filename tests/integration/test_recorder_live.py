@@ -262,3 +262,35 @@ async def test_export_range_across_segments(emulator_factory, make_service, tmp_
         head = handle.read(1 << 16)
     assert head.find(b"moov") < head.find(b"mdat")
     assert b"moof" not in out.read_bytes()
+
+
+@INGESTS
+async def test_short_recording_stopped_at_once_leaves_its_period(
+    emulator_factory, make_service, fast_ingest: bool
+):
+    """A camera recorded for a fraction of a second and then removed (e.g. a very short
+    failover) keeps that span: the stop writes what was received and indexes it."""
+    emu = emulator_factory()
+    service = await make_service(fast_ingest=fast_ingest)
+    began = now()
+    await service.set_cameras({"c": CameraSource("c", emu.url(1))})
+    await wait_for(lambda: service.statuses()["c"].state == "recording", 20, "recording")
+    await asyncio.sleep(0.1)
+    await service.set_cameras({})
+    periods = service.periods("c", began - timedelta(seconds=5), now() + timedelta(seconds=5))
+    assert len(periods) == 1, periods
+    assert periods[0].end > periods[0].start
+
+    def flushed() -> bool:
+        rows = rows_of(service, "c")
+        return bool(rows) and not any(r.open for r in rows)
+
+    await wait_for(flushed, 5, "index flush")
+    rows = rows_of(service, "c")
+    assert len(rows) == 1, rows
+    assert (rows[0].start_ms, rows[0].end_ms) == (
+        int(periods[0].start.timestamp() * 1000),
+        int(periods[0].end.timestamp() * 1000),
+    )
+    assert len(rows) == 1 and not rows[0].open, rows
+    check_segments_playable(service, rows)

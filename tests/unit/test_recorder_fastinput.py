@@ -42,17 +42,29 @@ def rtp(payload: bytes, stamp: int, marker: bool, seq: int) -> bytes:
 
 
 class FakeClient:
-    def __init__(self, units: list[tuple[bytes, int, bool]]) -> None:
+    def __init__(
+        self, units: list[tuple[bytes, int, bool]], stop: threading.Event | None = None
+    ) -> None:
         self.units = units
+        self.stop = stop or threading.Event()  # like RtspClient: set -> the reads end
 
-    def frames(self):
+    def chunks(self):
+        """The interleaved bytes, split into reads at arbitrary places."""
         seq = 0
+        data = b""
         for unit, pts, _ in self.units:
             nals = nal_units(unit)
             for i, nal in enumerate(nals):
                 seq += 1
-                yield 1, b"\x80\xc8rtcp"  # RTCP on the odd channel: ignored
-                yield 0, rtp(nal, 1_000_000 + pts, i == len(nals) - 1, seq)
+                for channel, payload in (
+                    (1, b"\x80\xc8rtcp"),  # RTCP on the odd channel: ignored
+                    (0, rtp(nal, 1_000_000 + pts, i == len(nals) - 1, seq)),
+                ):
+                    data += b"$" + bytes([channel]) + len(payload).to_bytes(2, "big") + payload
+        for start in range(0, len(data), 777):
+            yield data[start : start + 777]
+            if self.stop.is_set():
+                return
 
 
 def test_access_units_become_timed_packets(tmp_path: Path) -> None:
@@ -83,4 +95,4 @@ def test_stop_before_first_keyframe(tmp_path: Path) -> None:
     stop = threading.Event()
     stop.set()
     with pytest.raises(Exception, match="stopped"):
-        _FastInput(FakeClient(units), "h264", b"").open(stop)
+        _FastInput(FakeClient(units, stop), "h264", b"").open(stop)

@@ -1,0 +1,72 @@
+"""One thread that reads every fast-ingest camera and remuxes what it read.
+
+Why: with a thread per camera, each waking a few times a second to read its socket and
+mux, the process pays thread switches and GIL hand-overs per camera per wake-up, which
+grew to about as much CPU as the remuxing itself at 64 cameras. One thread that walks
+all cameras every READ_INTERVAL_S pays them once per round. Camera threads keep the
+connection set-up and supervision (reconnect, backoff) and wait while the poller runs
+their attempt."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+from ._rtsp_client import READ_INTERVAL_S
+
+log = logging.getLogger(__name__)
+
+POLLER_CHECK_S = 5.0  # how often a waiting camera thread checks the poller still runs
+
+
+class Polled(Protocol):
+    def poll(self, now: float) -> bool: ...  # False: over; raises: failed
+
+    def finish(self, error: BaseException | None) -> None: ...
+
+
+class StreamPoller:
+    def __init__(self, interval_s: float = READ_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._jobs: list[Polled] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, job: Polled) -> None:
+        with self._lock:
+            self._jobs.append(job)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ingest-poller", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                jobs = list(self._jobs)
+            if not jobs:
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            started = time.monotonic()
+            for job in jobs:
+                try:
+                    alive = job.poll(started)
+                    error = None
+                except Exception as exc:  # the job's failure, not the poller's
+                    alive, error = False, exc
+                if not alive:
+                    with self._lock:
+                        self._jobs.remove(job)
+                    job.finish(error)
+            time.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+
+POLLER = StreamPoller()

@@ -1,0 +1,45 @@
+"""The shared poller thread: runs every job each round, delivers a job's failure to it
+alone, and goes on with the others."""
+
+from __future__ import annotations
+
+import threading
+
+from recorder._poller import StreamPoller
+
+
+class Job:
+    def __init__(self, rounds: int, error: Exception | None = None) -> None:
+        self.rounds = rounds
+        self.error = error
+        self.polled = 0
+        self.result: tuple[BaseException | None] | None = None
+        self.done = threading.Event()
+
+    def poll(self, now: float) -> bool:
+        self.polled += 1
+        if self.polled >= self.rounds:
+            if self.error is not None:
+                raise self.error
+            return False
+        return True
+
+    def finish(self, error: BaseException | None) -> None:
+        self.result = (error,)
+        self.done.set()
+
+
+def test_jobs_run_each_round_until_over_and_failures_stay_with_their_job() -> None:
+    poller = StreamPoller(interval_s=0.01)
+    ok, failing, long = Job(3), Job(2, ValueError("boom")), Job(30)
+    for job in (ok, failing, long):
+        poller.add(job)
+    assert long.done.wait(5)
+    assert ok.done.is_set() and failing.done.is_set()
+    assert ok.result == (None,) and ok.polled == 3
+    assert isinstance(failing.result[0], ValueError) and failing.polled == 2
+    assert long.result == (None,) and long.polled == 30
+    assert poller.alive()
+    later = Job(2)  # the idle poller takes new jobs
+    poller.add(later)
+    assert later.done.wait(5) and later.result == (None,)
