@@ -1,9 +1,10 @@
 """Every PyAV call of the recorder: camera ingest (RTSP over TCP), the fragmented-MP4
 segment writer, probing segment files and exporting a range.
 
-Everything here blocks; callers run it on an ingest thread or in a worker thread, never
-on the event loop. The per-packet loop (`_Remuxer.run`) avoids allocation and logging:
-a few int operations per packet, timing decisions in the pure `_timeline` module."""
+Everything here blocks; callers run it on an ingest thread, the shared poller thread
+(own-client cameras while they stream) or a worker thread, never on the event loop. The
+per-packet step (`_Remuxer.push`) avoids allocation and logging: a few int operations
+per packet, timing decisions in the pure `_timeline` module."""
 
 from __future__ import annotations
 
