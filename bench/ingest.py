@@ -25,9 +25,7 @@ import itertools
 import json
 import os
 import platform
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,16 +36,16 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench._common import replace_section  # noqa: E402
+from emulator.ports import free_port  # noqa: E402
+
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Ingest (bench/ingest.py)"
 HOST = "127.0.0.1"
 MIB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 # ---- worker process: one RecorderService ------------------------------------------
@@ -114,7 +112,7 @@ def run_one(
     args: argparse.Namespace,
     ffmpeg_ingest: bool,
 ) -> dict:
-    rtsp_port = _free_port()
+    rtsp_port = free_port(HOST)
     work = Path(tempfile.mkdtemp(prefix="ckbench-ingest-"))
     emulator = recorder = None
     ffmpegs: list[subprocess.Popen] = []
@@ -259,13 +257,7 @@ def format_table(rows: list[dict], args: argparse.Namespace, duration_s: float) 
 
 def write_section(text: str, path: Path = RESULTS) -> None:
     """Replace this benchmark's section of RESULTS.md (or append it), keep the others."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text + "\n", old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new.rstrip("\n") + "\n")
+    replace_section(path, SECTION, text)
 
 
 def main() -> int:
