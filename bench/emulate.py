@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from bench._common import replace_section  # noqa: E402
 from emulator.ports import free_port  # noqa: E402
-from node.child_process import stop_process  # noqa: E402
+from node.cli._child_process import stop_process  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Emulator serving CPU (bench/emulate.py)"

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import replace_section  # noqa: E402
 from emulator.ports import free_port  # noqa: E402
-from node.recordings_merge import gaps  # noqa: E402
+from node.recordings._merge import gaps  # noqa: E402
 from recorder import Period  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"

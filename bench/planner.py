@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._common import replace_section  # noqa: E402
-from node.planner import (  # noqa: E402
+from node.failover._planner import (  # noqa: E402
     CameraView,
     Plan,
     Priority,

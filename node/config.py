@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from node.membership_types import MembershipConfig
+from node.membership._types import MembershipConfig
 
 ENV_PREFIX = "CAMKEEP_"
 MAX_CHANNELS = 128  # DESIGN.md §4 point 6: never above 128

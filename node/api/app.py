@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from node import __version__, failover_api
+from node import __version__
 from node.api import (
     camera_routes,
     event_routes,
@@ -19,8 +19,9 @@ from node.api import (
     server_routes,
     system_routes,
 )
+from node.api import failover_routes as failover_api
 from node.api.errors import install_error_handlers
-from node.runtime import NodeRuntime
+from node.app._runtime import NodeRuntime
 
 # routes anyone may call; every other route must depend on require(role)
 PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login"}

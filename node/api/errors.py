@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.state import StateError
+from node.system._state import StateError
 
 log = logging.getLogger(__name__)
 

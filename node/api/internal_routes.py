@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Request
 
 from node.api.errors import ApiError
 from node.api.security import get_node
-from node.internode_auth import request_target
-from node.join_token import JoinTokenError, verify_join_token
-from node.replica import ReplicaError, record_to_json
-from node.replication import parse_records
-from node.system_join import JoinError, accept_join, add_server
+from node.replication._records import ReplicaError, record_to_json
+from node.replication._sync import parse_records
+from node.security._internode import request_target
+from node.security._join_token import JoinTokenError, verify_join_token
+from node.system._join import JoinError, accept_join, add_server
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", include_in_schema=False)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
-from node.cameras import Priority
+from node.system._cameras import Priority
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]

@@ -21,9 +21,12 @@ from node.api.models import (
     ServerOut,
 )
 from node.api.security import Admin, Node, Owner, Viewer
-from node.auth import Role, verify_password
+from node.app._runtime import NodeRuntime
 from node.config import MAX_CHANNELS
-from node.detach import (
+from node.membership._types import LoadReport
+from node.security._auth import Role, verify_password
+from node.security._join_token import mint_join_token
+from node.system._detach import (
     LAST_SERVER_MESSAGE,
     ConfirmError,
     camera_deletions,
@@ -31,10 +34,7 @@ from node.detach import (
     mint_confirm_token,
     plan_detach,
 )
-from node.join_token import mint_join_token
-from node.membership_types import LoadReport
-from node.runtime import NodeRuntime
-from node.system_join import JoinError, add_server
+from node.system._join import JoinError, add_server
 
 router = APIRouter(prefix="/api/v1", tags=["servers"])
 DETACH_PATH = "/api/v1/internal/detach"

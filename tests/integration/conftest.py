@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from emulator.ports import free_port, free_port_block
-from node.child_process import stop_process
+from node.cli._child_process import stop_process
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]

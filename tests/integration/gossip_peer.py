@@ -23,9 +23,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from node.gossip_runtime import GossipRuntime, parse_address
-from node.load import LoadSampler
-from node.membership_types import MemberEvent, MembershipConfig
+from node.membership._load import LoadSampler
+from node.membership._runtime import GossipRuntime, parse_address
+from node.membership._types import MemberEvent, MembershipConfig
 
 
 def emit(line: dict) -> None:

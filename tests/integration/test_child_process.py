@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-from node.child_process import stop_process
+from node.cli._child_process import stop_process
 
 SLEEPER = "import time; print('up', flush=True); time.sleep(60)"
 IGNORES_SIGTERM = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " + SLEEPER

@@ -24,7 +24,7 @@ from wsd_helpers import NS, action, group_listener, receive_all
 
 from emulator.ports import free_port
 from emulator.wsdiscovery_messages import MULTICAST_GROUP, SOAP12_NS, build_probe
-from node.child_process import stop_process
+from node.cli._child_process import stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from node.gossip_codec import MAGIC, GossipCodec
-from node.gossip_runtime import (
+from node.membership._codec import MAGIC, GossipCodec
+from node.membership._load import LoadSampler
+from node.membership._runtime import (
     GossipRuntime,
     membership_config_for,
     parse_address,
     peer_address,
 )
-from node.load import LoadSampler
-from node.membership_types import MemberEvent, MembershipConfig
+from node.membership._types import MemberEvent, MembershipConfig
 
 HOST = "127.0.0.1"
 SYSTEM = "sys-it"
@@ -225,7 +225,7 @@ async def test_forged_replayed_and_garbage_datagrams_are_rejected_and_change_not
         captured = await eve.capture(2, timeout_s=5)
         before_a, before_b = snapshot(a), snapshot(b)
         events_before = len(a.events), len(b.events)
-        caplog.set_level(logging.WARNING, logger="node.gossip_runtime")
+        caplog.set_level(logging.WARNING, logger="node.membership._runtime")
 
         rng = random.Random(4)
         forger = GossipCodec(SYSTEM, "node-a", b"not the system secret")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from emulator.ports import free_port
-from node.gossip_runtime import GossipRuntime
-from node.membership_types import MemberEvent, MembershipConfig
+from node.membership._runtime import GossipRuntime
+from node.membership._types import MemberEvent, MembershipConfig
 
 HOST = "127.0.0.1"
 SYSTEM = "sys-proc"

@@ -18,7 +18,7 @@ from discovery.wsdiscovery_client import MULTICAST_GROUP, WSDiscoveryError, prob
 from emulator.camera import CameraSpec
 from emulator.ports import free_port
 from emulator.wsdiscovery import WSDiscoveryResponder
-from node.child_process import stop_process
+from node.cli._child_process import stop_process
 
 LOOPBACK = "127.0.0.1"
 # each test probes on a UDP port of its own, so responders of other tests stay silent

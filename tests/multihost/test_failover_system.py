@@ -22,7 +22,7 @@ import av
 import netns
 import pytest
 
-from node.recordings_merge import gaps
+from node.recordings._merge import gaps
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import time
 import netns
 from system_cluster import Cluster
 
-from node.internode_auth import sign_request
+from node.security._internode import sign_request
 
 DISCOVERY_S = 15.0
 REPLICATION_S = 2.0  # the figure; polled, with the polling slack on top
@@ -212,7 +212,7 @@ def test_outsiders_forgeries_and_replays_refused(lan) -> None:
     users = cluster.call(h1, "GET", "/api/v1/users", token).json()
     assert "mallory" not in {u["username"] for u in users}
     # gossip: forged datagrams (wrong secret) and a replayed valid one are rejected
-    from node.gossip_codec import GossipCodec
+    from node.membership._codec import GossipCodec
 
     now_ms = int(time.time() * 1000)
     forged_dgram = GossipCodec(system_id, "intruder", b"x" * 32).encode(

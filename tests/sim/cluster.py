@@ -11,9 +11,9 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 
-from node.gossip_codec import GossipCodec, GossipRejected
-from node.membership import Membership
-from node.membership_types import (
+from node.membership._codec import GossipCodec, GossipRejected
+from node.membership._machine import Membership
+from node.membership._types import (
     LoadReport,
     MemberEvent,
     MembershipConfig,

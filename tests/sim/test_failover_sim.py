@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from node.failover import FailoverController, FailoverInputs, PeerState
+from node.failover._controller import FailoverController, FailoverInputs, PeerState
 
 STEP_S = 0.1
 DETECT_S = 1.0

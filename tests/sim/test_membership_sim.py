@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.gossip_codec import GossipCodec
-from node.membership_types import LoadReport, MembershipConfig
+from node.membership._codec import GossipCodec
+from node.membership._types import LoadReport, MembershipConfig
 from tests.sim.cluster import SECRET, SYSTEM_ID, SimCluster
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.auth import (
+from node.security._auth import (
     AuthError,
     LoginThrottle,
     Role,

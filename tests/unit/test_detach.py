@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.detach import (
+from node.system._detach import (
     CONFIRM_VALID_S,
     CONFIRM_WAIT_S,
     LAST_SERVER_WARNING,

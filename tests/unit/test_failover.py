@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.failover import (
+from node.failover._controller import (
     FailoverController,
     FailoverInputs,
     PeerState,
@@ -166,7 +166,7 @@ def test_quantise() -> None:
 
 
 def test_recording_digest_and_fetch_bookkeeping() -> None:
-    from node.failover_exchange import RecordingSets, parse_recorder_sets, recording_digest
+    from node.failover._exchange import RecordingSets, parse_recorder_sets, recording_digest
 
     assert recording_digest(["b", "a"]) == recording_digest({"a", "b"})
     assert recording_digest([]) != recording_digest(["a"])

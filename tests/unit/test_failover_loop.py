@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from node.failover import FailoverController, FailoverInputs
-from node.failover_loop import FailoverLoop
+from node.failover._controller import FailoverController, FailoverInputs
+from node.failover._loop import FailoverLoop
 
 SERVERS = ({"id": "a", "failover_enabled": True, "max_cameras": 4, "licensed_channels": 4},)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.gossip_codec import (
+from node.membership._codec import (
     MAGIC,
     MAX_DATAGRAM_BYTES,
     MAX_PAYLOAD_BYTES,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.hlc import (
+from node.replication._hlc import (
     HybridClock,
     Timestamp,
     TimestampError,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.gossip_codec import derive_gossip_key
-from node.internode_auth import (
+from node.membership._codec import derive_gossip_key
+from node.security._internode import (
     HEADER_NODE,
     HEADER_NONCE,
     HEADER_SIGNATURE,

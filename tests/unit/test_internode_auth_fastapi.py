@@ -9,7 +9,7 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
-from node.internode_auth import (
+from node.security._internode import (
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIME,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.join_token import (
+from node.security._join_token import (
     JoinTokenError,
     mint_join_token,
     read_claims,

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from node.load import (
+from node.membership._load import (
     PROC_CPU_KEY,
     CpuCounter,
     LoadSampler,
@@ -20,7 +20,7 @@ from node.load import (
     cpu_counter,
     net_rate,
 )
-from node.membership_wire import validate_load
+from node.membership._wire import validate_load
 
 
 class StepClock:

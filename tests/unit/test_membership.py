@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.gossip_codec import MAX_PAYLOAD_BYTES, GossipCodec
-from node.membership import Membership
-from node.membership_queue import BroadcastQueue, retransmit_limit, suspicion_timeout
-from node.membership_types import LoadReport, MembershipConfig, Message, Outgoing
-from node.membership_wire import Entry, WireError, entry_from_json, load_from_json
+from node.membership._codec import MAX_PAYLOAD_BYTES, GossipCodec
+from node.membership._machine import Membership
+from node.membership._queue import BroadcastQueue, retransmit_limit, suspicion_timeout
+from node.membership._types import LoadReport, MembershipConfig, Message, Outgoing
+from node.membership._wire import Entry, WireError, entry_from_json, load_from_json
 
 CFG = MembershipConfig()
 

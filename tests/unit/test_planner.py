@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from node.planner import (
+from node.failover._planner import (
     CameraView,
     Plan,
     PlanInputError,
@@ -418,7 +418,7 @@ def test_planner_modules_stay_pure():
         "itertools",
         "math",
         "types",
-        "node.planner_model",
+        "node.failover._model",
     }
     root = Path(__file__).resolve().parents[2] / "node"
     for path in sorted(root.glob("planner*.py")):

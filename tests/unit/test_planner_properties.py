@@ -14,7 +14,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.planner import (
+from node.failover._planner import (
     CameraView,
     Plan,
     Priority,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.recordings_merge import Piece, coverage, export_pieces, gaps, merge_periods
+from node.recordings._merge import Piece, coverage, export_pieces, gaps, merge_periods
 from recorder import Period
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -96,7 +96,7 @@ def test_merge_keeps_every_distinct_period(raw) -> None:
 def test_parse_periods_of_a_peer_attributes_them_to_it_and_refuses_junk() -> None:
     import pytest
 
-    from node.recordings_merge_io import parse_periods, period_to_json
+    from node.recordings._across_servers import parse_periods, period_to_json
 
     body = {
         "periods": [

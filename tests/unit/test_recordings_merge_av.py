@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from node.recordings_merge_av import ConcatError, concat_mp4
+from node.recordings._concat import ConcatError, concat_mp4
 
 FPS = 10
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.hlc import Timestamp
-from node.replica import (
+from node.replication._hlc import Timestamp
+from node.replication._records import (
     Record,
     ReplicaError,
     bucket_versions,

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from node.db import connect
-from node.hlc import HybridClock
-from node.replica import Record, ReplicaError
-from node.replication import FETCH_PATH, RECORDS_PATH, SYNC_PATH, Replicator, parse_records
-from node.store import RecordStore
+from node.replication._db import connect
+from node.replication._hlc import HybridClock
+from node.replication._records import Record, ReplicaError
+from node.replication._store import RecordStore
+from node.replication._sync import FETCH_PATH, RECORDS_PATH, SYNC_PATH, Replicator, parse_records
 
 
 class Wall:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from node.db import MIGRATIONS, SCHEMA_VERSION, DatabaseError, connect, schema_version
-from node.hlc import HybridClock, Timestamp
-from node.replica import Record
-from node.store import RecordStore, StoreError
+from node.replication._db import MIGRATIONS, SCHEMA_VERSION, DatabaseError, connect, schema_version
+from node.replication._hlc import HybridClock, Timestamp
+from node.replication._records import Record
+from node.replication._store import RecordStore, StoreError
 
 
 class FakeWall:

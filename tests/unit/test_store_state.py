@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from node.auth import Role
-from node.cameras import CameraInputError, Priority, public_camera, split_rtsp_url
-from node.db import connect
-from node.desired import desired_sources
-from node.hlc import HybridClock
-from node.state import Conflict, Forbidden, Invalid, NotFound, SystemState
-from node.store import RecordStore
+from node.failover._desired import desired_sources
+from node.replication._db import connect
+from node.replication._hlc import HybridClock
+from node.replication._store import RecordStore
+from node.security._auth import Role
+from node.system._cameras import CameraInputError, Priority, public_camera, split_rtsp_url
+from node.system._state import Conflict, Forbidden, Invalid, NotFound, SystemState
 
 NODE = "node-a"
 

@@ -1,0 +1,44 @@
+"""`camkeep recordings`: a camera's recorded periods over a time range."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from node.cli._cameras import resolve
+from node.cli._client import add_server_arguments, client_from_args, print_table, run_command
+from node.cli._timerange import add_range_arguments, iso, time_range
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_server_arguments(parser)
+    parser.add_argument("camera", help="camera id or name")
+    add_range_arguments(parser, "1h")
+
+
+def run(args: argparse.Namespace) -> int:
+    def body() -> int:
+        start, end = time_range(args)
+        with client_from_args(args) as client:
+            (camera_id,) = resolve(client, [args.camera])
+            answer = client.request(
+                "GET",
+                f"/api/v1/cameras/{camera_id}/recordings",
+                params={"start": iso(start), "end": iso(end)},
+            )
+        rows = []
+        for period in answer["periods"]:
+            begin = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
+            finish = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
+            rows.append(
+                [
+                    period["start"],
+                    period["end"],
+                    f"{(finish - begin).total_seconds():.1f}",
+                    period["server_id"][:8],
+                ]
+            )
+        print_table(["start", "end", "seconds", "server"], rows)
+        return 0
+
+    return run_command(body)

@@ -1,0 +1,122 @@
+"""`camkeep run`: start a recording node."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+CONFIG_ERROR_EXIT = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument("--data", type=Path, metavar="DIR", help="data folder (default ./data)")
+    parser.add_argument("--name", help="server name shown in the system (default: host name)")
+    parser.add_argument(
+        "--listen", metavar="HOST:PORT", help="API address (default 127.0.0.1:7480)"
+    )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="static peer http://HOST:PORT (repeatable)",
+    )
+    parser.add_argument(
+        "--join-token",
+        metavar="TOKEN",
+        help="join the system this owner-minted token is for, once one of its nodes is found",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+
+
+def fail(message: str) -> int:
+    print(f"camkeep: config error: {message}", file=sys.stderr)
+    return CONFIG_ERROR_EXIT
+
+
+def run(args: argparse.Namespace) -> int:
+    from node.config import ConfigError, load_config
+
+    try:
+        config = load_config(
+            args.config,
+            name=args.name,
+            data_dir=args.data,
+            listen=args.listen,
+            peers=args.peer,
+            join_token=args.join_token,
+        )
+    except ConfigError as error:
+        return fail(str(error))
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from node.app._identity import DataDirError
+    from node.replication._db import DatabaseError
+
+    try:
+        return asyncio.run(_serve(config, args.log_level))
+    except (DataDirError, DatabaseError) as error:
+        print(f"camkeep: {error}", file=sys.stderr)
+        return 1
+
+
+def _server_class():
+    import uvicorn
+
+    class NodeServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so the process
+        would die by the signal; a node that stopped cleanly exits 0 instead."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            stop_signals = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in stop_signals}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return NodeServer
+
+
+async def _serve(config, log_level: str) -> int:
+    import uvicorn
+
+    from node.api import create_app
+    from node.app._runtime import NodeRuntime
+
+    node = NodeRuntime(config)
+    app = create_app(node)
+    server = _server_class()(
+        uvicorn.Config(
+            app,
+            host=config.listen_host,
+            port=config.listen_port,
+            log_level=log_level,
+            access_log=log_level == "debug",
+            lifespan="on",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    await server.serve()
+    # uvicorn returns normally after SIGINT/SIGTERM; a failed bind or start-up sets started False
+    return 0 if server.started else 1

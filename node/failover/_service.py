@@ -1,0 +1,231 @@
+"""Failover wired into a running node: the controller, its loop and the runtime's hooks.
+
+    service = FailoverService(node)   # node: NodeRuntime (hooks listed in its docstring)
+    await service.start()             # after membership; replaces desired_sources
+    service.status()                  # for GET /api/v1/failover
+    await service.stop()
+
+What it takes from the node: replicated servers and cameras (`node.system._state`), the
+membership view (`node.members()`: state and load per server), peers' recording sets
+(digest gossiped in the load extra `rec`, set fetched over signed HTTP, see
+node/failover_exchange.py), and its own recorder statuses. What it gives back: the
+recorder set, through `node.desired_sources_hook` and `node.sync_recorder()`, and its
+own recording digest through `node.set_load_extra`.
+
+It decides every `failover.plan_interval_s` and at once when membership, a record, or
+a camera's recording state changes (events from the node's EventHub).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from node.failover._controller import Decision, FailoverController, FailoverInputs, PeerState
+from node.failover._desired import camera_source, desired_sources
+from node.failover._exchange import (
+    DIGEST_KEY,
+    INTERNAL_RECORDING_PATH,
+    RecordingSets,
+    parse_recorder_sets,
+    recording_digest,
+)
+from node.failover._loop import FailoverLoop
+from recorder import CameraSource
+
+if TYPE_CHECKING:
+    from node.app._runtime import NodeRuntime
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT_S = 1.0
+POKE_EVENTS = frozenset({"camera_status", "server_state", "config_changed"})
+
+
+class FailoverService:
+    def __init__(
+        self,
+        node: NodeRuntime,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        handover_timeout_s: float | None = None,
+    ) -> None:
+        self.node = node
+        self._clock = clock
+        kwargs = {} if handover_timeout_s is None else {"handover_timeout_s": handover_timeout_s}
+        self.controller = FailoverController(
+            node.node_id,
+            started_at=clock(),
+            failback_delay_s=node.config.failover.failback_delay_s,
+            **kwargs,
+        )
+        self.sets = RecordingSets()
+        self.loop = FailoverLoop(
+            self.controller,
+            gather=self.gather,
+            apply=self._apply,
+            refresh=self._refresh,
+            interval_s=node.config.failover.plan_interval_s,
+            clock=clock,
+            on_decision=self._published,
+        )
+        self._desired: frozenset[str] | None = None
+        self._events: asyncio.Queue[dict[str, Any]] | None = None
+        self._event_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        self.node.desired_sources_hook = self.desired_sources
+        self._events = self.node.events.subscribe()
+        self._event_task = asyncio.get_running_loop().create_task(self._watch_events())
+        self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+        if self._event_task is not None:
+            self._event_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._event_task
+        if self._events is not None:
+            self.node.events.unsubscribe(self._events)
+        self.node.desired_sources_hook = None
+
+    async def _watch_events(self) -> None:
+        assert self._events is not None
+        while True:
+            event = await self._events.get()
+            if event.get("type") in POKE_EVENTS:
+                self.loop.poke()
+
+    # ------------------------------------------------------------------ inputs
+
+    def _own(self) -> tuple[frozenset[str], frozenset[str]]:
+        statuses = self.node.recorder.statuses()
+        active = frozenset(c for c, s in statuses.items() if s.state != "stopped")
+        recording = frozenset(c for c, s in statuses.items() if s.state == "recording")
+        return active, recording
+
+    def _peers(self) -> dict[str, PeerState]:
+        peers = {}
+        for server_id, view in self.node.members().items():
+            load = view.load
+            peers[server_id] = PeerState(
+                state=view.state,
+                cpu_percent=load.cpu_percent if load else 0.0,
+                net_bytes_per_s=load.net_bytes_per_s if load else 0.0,
+            )
+        return peers
+
+    def gather(self) -> FailoverInputs:
+        if not self.node.state.is_member():
+            return FailoverInputs(servers=(), cameras=())
+        active, recording = self._own()
+        return FailoverInputs(
+            servers=tuple(self.node.state.servers()),
+            cameras=tuple(self.node.state.cameras()),
+            peers=self._peers(),
+            recording=self.sets.sets(),
+            active=self.sets.active_sets(),
+            own_active=active,
+            own_recording=recording,
+        )
+
+    async def _refresh(self) -> None:
+        """Fetch the recording sets of alive peers whose digest changed or is old;
+        forget the sets of peers that are not alive (a returning node starts afresh)."""
+        if not self.node.state.is_member():
+            return
+        due: list[tuple[str, str]] = []
+        alive: list[str] = []
+        members = self.node.members()
+        now = self._clock()
+        for server in self.node.state.servers():
+            server_id, url = server.get("id"), server.get("url")
+            view = members.get(server_id)
+            if server_id == self.node.node_id or view is None or not isinstance(url, str):
+                continue
+            if view.state not in ("alive", "suspect"):
+                continue
+            alive.append(server_id)
+            digest = view.load.extra.get(DIGEST_KEY) if view.load is not None else None
+            if self.sets.needs_fetch(server_id, digest if isinstance(digest, str) else None, now):
+                due.append((server_id, url))
+        self.sets.keep_only(alive)
+        if not due:
+            return
+        client = self.node.http_client()
+        results = await asyncio.gather(
+            *(
+                client.get(url.rstrip("/") + INTERNAL_RECORDING_PATH, timeout=FETCH_TIMEOUT_S)
+                for _, url in due
+            ),
+            return_exceptions=True,
+        )
+        for (server_id, url), result in zip(due, results, strict=True):
+            try:
+                if isinstance(result, BaseException):
+                    raise result
+                result.raise_for_status()
+                recording, active = parse_recorder_sets(result.json())
+                self.sets.store(server_id, recording, self._clock(), active)
+            except Exception as exc:  # a peer that does not answer keeps its last set
+                log.debug("failover: no recording set from %s (%s): %r", server_id, url, exc)
+
+    # ------------------------------------------------------------------ outputs
+
+    async def _apply(self, desired: frozenset[str]) -> None:
+        if desired != self._desired:
+            log.info("failover: recording %d camera(s)", len(desired))
+        self._desired = desired
+        await self.node.sync_recorder()
+
+    def _published(self, decision: Decision) -> None:
+        active, recording = self._own()
+        self.node.set_load_extra(DIGEST_KEY, recording_digest(recording, active))
+
+    def desired_sources(self) -> dict[str, CameraSource]:
+        """The recorder set for the node's sync loop (own cameras until the first plan)."""
+        cameras = self.node.state.cameras()
+        if self._desired is None:
+            return desired_sources(cameras, self.node.node_id)
+        sources = {}
+        for camera in cameras:
+            if camera.get("id") in self._desired and camera.get("stream_url"):
+                sources[camera["id"]] = camera_source(camera)
+        return sources
+
+    def recorded_by(self, camera_id: str) -> str | None:
+        """A live peer gossiped as recording this camera (first by id), or None."""
+        for server_id, cameras in sorted(self.sets.sets().items()):
+            if camera_id in cameras:
+                return server_id
+        return None
+
+    def recorder_sets(self) -> dict[str, list[str]]:
+        """This node's cameras recording, and held in any state (the internal answer)."""
+        active, recording = self._own()
+        return {"recording": sorted(recording), "active": sorted(active)}
+
+    def status(self) -> dict[str, Any]:
+        """The last decision as plain data (plan per camera, hand-overs, alive servers)."""
+        decision = self.loop.last
+        if decision is None:
+            return {
+                "planned": {},
+                "reasons": {},
+                "handing_over": {},
+                "failback_waiting": [],
+                "alive": [],
+            }
+        return {
+            "planned": dict(decision.plan.placement),
+            "reasons": {c: str(r) for c, r in decision.plan.reasons.items()},
+            "handing_over": dict(decision.handing_over),
+            "failback_waiting": sorted(decision.deferred),
+            "alive": sorted(decision.alive),
+        }
