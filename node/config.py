@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from node.membership._types import MembershipConfig
 
 ENV_PREFIX = "CAMKEEP_"
-MAX_CHANNELS = 128  # DESIGN.md §4 point 6: never above 128
+# The most channels (cameras recorded at once) any server may have, whatever its
+# licence says: the failover function never takes a server past it.
+MAX_CHANNELS = 128
 _HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )

@@ -27,8 +27,8 @@ from node.api.errors import ApiError
 from node.api.internal_routes import Peer
 from node.api.query_range import query_range
 from node.api.security import Node, Viewer
-from node.config import MAX_CHANNELS
 from node.recordings._across_servers import period_to_json
+from node.system import Camera, Server
 from recorder import RecorderError
 
 router = APIRouter(prefix="/api/v1", tags=["failover"])
@@ -45,28 +45,30 @@ def failover_view(node: Any) -> dict[str, Any]:
     reasons = status.get("reasons", {})
     servers = []
     for server in node.state.servers():
-        sid = server.get("id")
+        view = Server.from_record(server)
+        sid = view.id
         servers.append(
             {
                 "id": sid,
                 "name": server.get("name", ""),
                 "state": node.server_state(sid),
-                "failover_enabled": bool(server.get("failover_enabled", False)),
-                "max_cameras": int(server.get("max_cameras", 0)),
-                "licensed_channels": int(server.get("licensed_channels", MAX_CHANNELS)),
+                "failover_enabled": view.failover_enabled,
+                "max_cameras": view.max_cameras,
+                "licensed_channels": view.licensed_channels,
                 "planned_cameras": sum(1 for v in planned.values() if v == sid),
             }
         )
     cameras = []
     for camera in sorted(node.state.cameras(), key=lambda c: (c.get("name", ""), c["id"])):
-        cid = camera["id"]
+        view = Camera.from_record(camera)
+        cid = view.id
         cameras.append(
             {
                 "id": cid,
                 "name": camera.get("name", ""),
-                "home_server_id": camera.get("home_server_id"),
-                "priority": camera.get("priority", "medium"),
-                "continuous_recording": camera.get("continuous_recording", True) is not False,
+                "home_server_id": view.home_server_id,
+                "priority": view.priority.value,
+                "continuous_recording": view.continuous_recording,
                 "planned_server_id": planned.get(cid),
                 "unplaced_reason": reasons.get(cid),
             }

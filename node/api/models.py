@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
-from node.system._cameras import Priority
+from node.system import MAX_CHANNELS, Priority
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
@@ -66,7 +66,7 @@ class UserOut(BaseModel):
 
 class FailoverIn(_In):
     enabled: StrictBool
-    max_cameras: int = Field(ge=0, le=128)
+    max_cameras: int = Field(ge=0, le=MAX_CHANNELS)
 
 
 class OnvifIn(_In):
@@ -84,7 +84,7 @@ class CameraIn(_In):
         | None
     ) = None
     home_server_id: Id | None = None
-    priority: Priority = Priority.medium
+    priority: Priority = Priority.MEDIUM
     continuous_recording: StrictBool = True
 
     @model_validator(mode="after")

@@ -22,10 +22,10 @@ from node.api.models import (
 )
 from node.api.security import Admin, Node, Owner, Viewer
 from node.app._runtime import NodeRuntime
-from node.config import MAX_CHANNELS
 from node.membership._types import LoadReport
 from node.security._auth import Role, verify_password
 from node.security._join_token import mint_join_token
+from node.system import Server
 from node.system._detach import (
     LAST_SERVER_MESSAGE,
     ConfirmError,
@@ -53,19 +53,20 @@ def load_json(load: LoadReport | None) -> dict[str, Any]:
 
 
 def server_out(node: NodeRuntime, server: dict) -> ServerOut:
-    this = server["id"] == node.node_id
-    state = node.server_state(server["id"])
-    load = node.member_load(server["id"])
+    view = Server.from_record(server)
+    this = view.id == node.node_id
+    state = node.server_state(view.id)
+    load = node.member_load(view.id)
     online = state in ("alive", "suspect")
     return ServerOut(
-        id=server["id"],
+        id=view.id,
         name=server.get("name", ""),
-        url=server.get("url", ""),
+        url=view.url or "",
         state=state,
         online=online,
-        failover_enabled=bool(server.get("failover_enabled", False)),
-        max_cameras=int(server.get("max_cameras", 0)),
-        licensed_channels=int(server.get("licensed_channels", MAX_CHANNELS)),
+        failover_enabled=view.failover_enabled,
+        max_cameras=view.max_cameras,
+        licensed_channels=view.licensed_channels,
         channels_used=node.channels_used() if this else (load.channels_used if load else 0),
         load=load_json(load) if online else {},
     )

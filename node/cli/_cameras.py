@@ -15,8 +15,9 @@ from node.cli._client import (
     run_command,
     with_spinner,
 )
+from node.system import Priority
 
-PRIORITIES = ("high", "medium", "low", "never")
+PRIORITIES = tuple(p.value for p in Priority)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from node.cli._child_process import stop_process
+from node.system import Priority
 
 HOST = "127.0.0.1"  # the demo never binds anything else
 START_TIMEOUT_S = 60.0
@@ -186,10 +187,10 @@ def _wait_servers(url: str, headers: dict[str, str], count: int) -> list[dict]:
 
 def _enable_failover(url: str, headers: dict[str, str], servers: list[dict]) -> None:
     for server in servers:
-        limit = int(server.get("licensed_channels") or server.get("max_cameras") or 128)
+        limit = int(server["licensed_channels"])  # the API caps it at MAX_CHANNELS
         answer = httpx.put(
             f"{url}/api/v1/servers/{server['id']}/failover",
-            json={"enabled": True, "max_cameras": min(limit, 128)},
+            json={"enabled": True, "max_cameras": limit},
             headers=headers,
             timeout=30,
         )
@@ -202,7 +203,7 @@ def _add_cameras(
 ) -> None:
     """Camera i goes to home i mod len(homes): the cameras spread over the nodes."""
     existing = {c["name"] for c in httpx.get(f"{url}/api/v1/cameras", headers=headers).json()}
-    priorities = ("high", "medium", "low")
+    priorities = (Priority.HIGH.value, Priority.MEDIUM.value, Priority.LOW.value)
     for index in range(1, args.cameras + 1):
         name = f"Camera {index}"
         if name in existing:

@@ -17,8 +17,9 @@ from node.cli._client import (
     print_table,
     run_command,
 )
+from node.system import Priority
 
-PRIORITIES = ("high", "medium", "low", "never")
+PRIORITIES = tuple(p.value for p in Priority)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

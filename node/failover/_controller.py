@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from node.failover._model import MAX_CHANNELS_PER_SERVER, Priority
 from node.failover._planner import CameraView, Plan, PlanInputError, ServerView, SystemView, plan
+from node.system import Camera, Server
 
 HANDOVER_TIMEOUT_S = 15.0  # a move's target must confirm within this, else we let go
 STARTUP_GRACE_S = 3.0  # unheard-of servers count as alive this long after start
@@ -97,21 +97,16 @@ def quantise(value: float, bucket: float) -> float:
     return float(int(value // bucket) * bucket)
 
 
-def _int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
 def server_view(record: Mapping[str, Any], alive: bool, peer: PeerState | None) -> ServerView:
     """A ServerView from a replicated server record and its membership entry."""
-    licensed = _int(record.get("licensed_channels"), MAX_CHANNELS_PER_SERVER)
-    max_cameras = min(max(_int(record.get("max_cameras"), licensed), 0), licensed)
+    server = Server.from_record(record)
     cpu = quantise(peer.cpu_percent, CPU_BUCKET_PERCENT) if peer else 0.0
     net = quantise(peer.net_bytes_per_s, NET_BUCKET_BYTES_S) if peer else 0.0
     return ServerView(
-        id=str(record["id"]),
+        id=server.id,
         alive=alive,
-        failover_enabled=record.get("failover_enabled") is True,
-        max_cameras=max_cameras,
+        failover_enabled=server.failover_enabled,
+        max_cameras=server.max_cameras,
         cpu_percent=cpu,
         net_bytes_per_s=net,
     )
@@ -119,18 +114,15 @@ def server_view(record: Mapping[str, Any], alive: bool, peer: PeerState | None) 
 
 def camera_view(record: Mapping[str, Any]) -> CameraView | None:
     """A CameraView from a camera record; None for a record the planner cannot use."""
-    try:
-        priority = Priority(record.get("priority", Priority.MEDIUM.value))
-    except ValueError:
-        priority = Priority.MEDIUM
+    camera = Camera.from_record(record)
     try:
         return CameraView(
-            id=record["id"],
-            home_server_id=record.get("home_server_id"),
-            priority=priority,
-            continuous_recording=record.get("continuous_recording", True) is not False,
+            id=camera.id,
+            home_server_id=camera.home_server_id,
+            priority=camera.priority,
+            continuous_recording=camera.continuous_recording,
         )
-    except (KeyError, PlanInputError):
+    except PlanInputError:
         return None
 
 

@@ -18,29 +18,12 @@ from enum import StrEnum
 from itertools import pairwise
 from types import MappingProxyType
 
-# Seed manual 2.2: a server takes over cameras only while it has fewer than 128 channels.
-MAX_CHANNELS_PER_SERVER = 128
+from node.system import MAX_CHANNELS, Priority
 
 
 class PlanInputError(ValueError):
     """The view handed to the planner is malformed (bad id, number or duplicate)."""
 
-
-class Priority(StrEnum):
-    """Failover priority of a camera; lower-case on the wire."""
-
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    NEVER = "never"
-
-    @property
-    def rank(self) -> int:
-        """Higher rank is placed first; NEVER (0) is never taken over."""
-        return _PRIORITY_RANK[self]
-
-
-_PRIORITY_RANK = {Priority.HIGH: 3, Priority.MEDIUM: 2, Priority.LOW: 1, Priority.NEVER: 0}
 
 # The order in which cameras of a dead home are placed when channels are short.
 TAKEOVER_PRIORITIES = (Priority.HIGH, Priority.MEDIUM, Priority.LOW)
@@ -107,7 +90,7 @@ class ServerView:
     @property
     def takeover_limit(self) -> int:
         """Channels (own + taken over) below which this server may take one more."""
-        return min(self.max_cameras, MAX_CHANNELS_PER_SERVER)
+        return min(self.max_cameras, MAX_CHANNELS)
 
     @property
     def can_take_over(self) -> bool:

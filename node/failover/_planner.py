@@ -46,7 +46,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from node.failover._model import (
-    MAX_CHANNELS_PER_SERVER,
+    MAX_CHANNELS,
     TAKEOVER_PRIORITIES,
     CameraView,
     Plan,
@@ -60,7 +60,7 @@ from node.failover._model import (
 )
 
 __all__ = [
-    "MAX_CHANNELS_PER_SERVER",
+    "MAX_CHANNELS",
     "CameraView",
     "Plan",
     "PlanInputError",

@@ -9,23 +9,17 @@ A camera record (kind "camera", key = camera id) holds:
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import re
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from node.system._records import Priority
+
 MAX_URL_LEN = 2048
 _HOST_RE = re.compile(
     r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 )
-
-
-class Priority(enum.StrEnum):
-    high = "high"
-    medium = "medium"
-    low = "low"
-    never = "never"
 
 
 class CameraInputError(ValueError):
@@ -88,7 +82,7 @@ def public_camera(
         "has_credentials": bool(camera.get("username")),
         "home_server_id": camera.get("home_server_id"),
         "recording_server_id": recording_server_id,
-        "priority": camera.get("priority", Priority.medium.value),
+        "priority": Priority.of(camera.get("priority", Priority.MEDIUM.value)).value,
         "continuous_recording": bool(camera.get("continuous_recording", True)),
         "created_at": camera.get("created_at"),
         "status": status,

@@ -16,7 +16,7 @@ from typing import Any
 from node.replication._records import Record
 from node.replication._store import RecordStore
 from node.security._auth import Role
-from node.system._cameras import Priority
+from node.system._records import Priority, Server
 
 SYSTEM_KEY = "system"
 
@@ -149,9 +149,7 @@ class SystemState:
             "name": name,
             "url": url,
             "licensed_channels": licensed_channels,
-            "max_cameras": min(
-                int(current.get("max_cameras", licensed_channels)), licensed_channels
-            ),
+            "max_cameras": min(Server.from_record(current).max_cameras, licensed_channels),
         }
         if updated != current:
             self.store.put("server", self.node_id, updated)
@@ -176,7 +174,7 @@ class SystemState:
         server = self.server(server_id)
         if server is None:
             raise NotFound(f"no server {server_id!r}")
-        licensed = int(server.get("licensed_channels", 128))
+        licensed = Server.from_record(server).licensed_channels
         if max_cameras > licensed:
             raise Invalid(f"max_cameras: must be <= {licensed}, the server's licensed channels")
         updated = {**server, "failover_enabled": enabled, "max_cameras": max_cameras}
@@ -197,7 +195,7 @@ class SystemState:
         if server is None:
             raise Invalid(f"home_server_id: no server {home!r} in this system")
         homed = sum(1 for c in self.cameras() if c.get("home_server_id") == home)
-        licensed = int(server.get("licensed_channels", 128))
+        licensed = Server.from_record(server).licensed_channels
         if homed >= licensed:
             raise Conflict(
                 f"server {server.get('name', home)!r} has no free licensed channel"
@@ -219,7 +217,7 @@ class SystemState:
             if server is None:
                 raise Invalid(f"home_server_id: no server {new_home!r} in this system")
             homed = sum(1 for c in self.cameras() if c.get("home_server_id") == new_home)
-            if homed >= int(server.get("licensed_channels", 128)):
+            if homed >= Server.from_record(server).licensed_channels:
                 raise Conflict(
                     f"server {server.get('name', new_home)!r} has no free licensed channel"
                 )

@@ -90,9 +90,9 @@ def test_cameras_limits_names_priorities(state: SystemState) -> None:
     with pytest.raises(Conflict, match="licensed channel"):
         state.add_camera(camera("three"))
     with pytest.raises(NotFound):
-        state.set_priority([one["id"], "missing"], Priority.high)
+        state.set_priority([one["id"], "missing"], Priority.HIGH)
     assert state.camera(one["id"])["priority"] == "medium"  # nothing changed
-    changed = state.set_priority([one["id"], two["id"], one["id"]], Priority.high)
+    changed = state.set_priority([one["id"], two["id"], one["id"]], Priority.HIGH)
     assert [c["priority"] for c in changed] == ["high", "high"]
     state.delete_camera(one["id"])
     with pytest.raises(NotFound):
