@@ -14,19 +14,19 @@ from node import __version__
 from node.api import (
     camera_routes,
     event_routes,
+    failover_routes,
     internal_routes,
     recording_routes,
     server_routes,
     system_routes,
 )
-from node.api import failover_routes as failover_api
 from node.api.errors import install_error_handlers
 from node.app._runtime import NodeRuntime
 
 # routes anyone may call; every other route must depend on require(role)
 PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login"}
 # not in the OpenAPI document: an undefined node accepts a join (trust model in
-# node/system_join.py); a join request carries a join token signed with the secret
+# node/system/_join.py); a join request carries a join token signed with the secret
 TOKEN_ROUTES = {"/api/v1/internal/join", "/api/v1/system/join-requests"}
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -152,10 +152,10 @@ def create_app(node: NodeRuntime) -> FastAPI:
             camera_routes,
             recording_routes,
             event_routes,
+            failover_routes,
             internal_routes,
         )
     ]
-    routers += [failover_api.router, failover_api.internal_router]
     for router in routers:
         app.include_router(router)
     _mark_roles(app, routers)

@@ -1,10 +1,12 @@
-"""Node-to-node routes: replication, join, detach. Not in the public OpenAPI document.
+"""Node-to-node routes: replication, join, detach, the recording sets failover
+exchanges, and each node's LOCAL periods and export pieces of a camera (the merged
+timeline and export across servers). Not in the public OpenAPI document.
 
 Every route but `/internal/join` and `/system/join-requests` admits only requests
-signed with the system secret (node/internode_auth.py: HMAC, timestamp, nonce), so a
-process outside the system gets 401 and changes nothing. `/internal/join` is accepted
-only by an undefined server (trust model in node/system_join.py); a join request
-must carry a join token signed with the system secret.
+signed with the system secret (HMAC, timestamp, nonce; node.security), so a process
+outside the system gets 401 and changes nothing. `/internal/join` is accepted only by
+an undefined server (the trust model is written in node/system/_join.py); a join
+request must carry a join token signed with the system secret.
 """
 
 from __future__ import annotations
@@ -12,17 +14,24 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from node.api.errors import ApiError
-from node.api.security import get_node
+from node.api.query_range import query_range
+from node.api.security import Node, get_node
+from node.recordings._across_servers import period_to_json
 from node.replication._records import ReplicaError, record_to_json
 from node.replication._sync import parse_records
 from node.security._internode import request_target
 from node.security._join_token import JoinTokenError, verify_join_token
-from node.system._join import JoinError, accept_join, add_server
+from node.system import JoinError, accept_join, add_server
+from recorder import RecorderError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", include_in_schema=False)
@@ -36,6 +45,7 @@ async def internode(request: Request) -> str:
 
 internode.internode = True  # type: ignore[attr-defined]
 Peer = Annotated[str, Depends(internode)]
+MAX_PIECE = timedelta(hours=24)
 
 
 async def _json(request: Request) -> Any:
@@ -47,7 +57,7 @@ async def _json(request: Request) -> Any:
 
 def _replicator(request: Request) -> Any:
     """This node's replicator; 409 while replication is not running."""
-    replicator = get_node(request).replicator
+    replicator = get_node(request).cluster.replicator
     if replicator is None:
         raise ApiError(409, "replication not running")
     return replicator
@@ -135,3 +145,43 @@ async def join_request(request: Request) -> dict[str, Any]:
     except JoinError as exc:
         raise ApiError(exc.status, exc.reason) from None
     return {"server_id": server["id"], "system_id": system["id"]}
+
+
+@router.get("/internal/failover/recording")
+async def recording_now(node: Node, _peer: Peer) -> dict[str, Any]:
+    return {"server_id": node.node_id, **node.failover.recorder_sets()}
+
+
+@router.get("/internal/cameras/{camera_id}/periods")
+async def local_periods(
+    camera_id: str, start: datetime, end: datetime, node: Node, _peer: Peer
+) -> dict[str, Any]:
+    start, end = query_range(start, end)
+    try:
+        periods = node.recorder.periods(camera_id, start, end)
+    except RecorderError as error:
+        raise ApiError(422, str(error)) from None
+    return {"server_id": node.node_id, "periods": [period_to_json(p) for p in periods]}
+
+
+@router.get("/internal/cameras/{camera_id}/export", response_class=FileResponse)
+async def local_export(
+    camera_id: str, start: datetime, end: datetime, node: Node, _peer: Peer
+) -> FileResponse:
+    start, end = query_range(start, end)
+    if end - start > MAX_PIECE:
+        raise ApiError(422, "a piece covers at most 24 hours")
+    out_path = node.tmp_dir / f"export-{uuid.uuid4().hex}.mp4"
+    try:
+        await node.recorder.export(camera_id, start, end, out_path)
+    except RecorderError as error:
+        out_path.unlink(missing_ok=True)
+        raise ApiError(404, f"nothing to export: {error}") from None
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
+    return FileResponse(
+        out_path,
+        media_type="video/mp4",
+        background=BackgroundTask(out_path.unlink, missing_ok=True),
+    )

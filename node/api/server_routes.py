@@ -180,8 +180,7 @@ async def detach_server(
             ]
     records = await node.write(node.state.detach_records, server_id, camera_deletions(plan))
     if plan.this_node:
-        if node.replicator is not None:
-            await node.replicator.push_now(records)
+        await node.cluster.push_now(records)
         await node.leave_system()
     return result
 
@@ -216,8 +215,7 @@ async def membership(node: Node, _caller: Admin) -> dict[str, Any]:
     return {
         "node_id": node.node_id,
         "members": members,
-        "gossip": {} if node.gossip is None else node.gossip.stats(),
-        "replication": {} if node.replicator is None else dict(node.replicator.stats),
+        **node.cluster.stats(),
     }
 
 

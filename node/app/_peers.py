@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
 
 from discovery.mdns import MdnsError, MdnsPeers
 from discovery.mdns_txt import NodeInfo, PeerInfo
+from node.config import NodeConfig
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +158,40 @@ class PeerDirectory:
 
 def _from_mdns(peer: PeerInfo) -> SeenPeer:
     return SeenPeer(peer.node_id, peer.name, peer.url, peer.system_id, "mdns", time.monotonic())
+
+
+def mdns_interfaces(config: NodeConfig) -> list[str] | None:
+    """The addresses mDNS may use: the configured ones, else the listen address if it is
+    one IPv4 address; None (no mDNS) otherwise: never every interface."""
+    if not config.discovery.mdns:
+        return None
+    if config.discovery.interfaces:
+        return list(config.discovery.interfaces)
+    try:
+        ip = ipaddress.ip_address(config.listen_host)
+    except ValueError:
+        return None
+    if ip.version != 4 or ip.is_unspecified:
+        return None  # never all interfaces: give discovery.interfaces for 0.0.0.0
+    return [str(ip)]
+
+
+def discovered(
+    peers: Iterable[SeenPeer],
+    is_known: Callable[[str], bool],
+    system_id: str | None,
+    *,
+    other_systems: bool = False,
+) -> list[dict[str, object]]:
+    """Undefined servers seen (or, with other_systems, servers of other systems), leaving
+    out those `is_known` (already servers of this system)."""
+    out: list[dict[str, object]] = []
+    for peer in peers:
+        if is_known(peer.node_id):
+            continue
+        if other_systems:
+            if peer.system_id is not None and peer.system_id != system_id:
+                out.append({**peer.to_json(), "system_id": peer.system_id})
+        elif peer.system_id is None:
+            out.append(peer.to_json())
+    return out

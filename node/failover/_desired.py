@@ -1,34 +1,37 @@
-"""Which cameras this node records: the one place that decides it.
+"""The recorder set before the first failover plan: a node records its own cameras.
 
-For now (issue 3): every camera whose home is this node and whose continuous
-recording is on. Issue 5's failover planner replaces this function's body.
+Until the failover loop has decided once (just after start-up), a node records every
+camera whose home it is and whose continuous recording is on; from then on the plan
+decides (`FailoverService.desired_sources`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from node.system import Camera
 from recorder import CameraSource
 
 
-def camera_source(camera: dict[str, Any]) -> CameraSource:
-    """What the recorder needs to record one camera (a camera row as a dict)."""
+def camera_source(record: Mapping[str, Any]) -> CameraSource:
+    """What the recorder needs to record one camera (a camera record)."""
+    camera = Camera.from_record(record)
     return CameraSource(
-        camera_id=camera["id"],
-        url=camera["stream_url"],
-        username=camera.get("username"),
-        password=camera.get("password"),
+        camera_id=camera.id,
+        url=camera.stream_url or "",
+        username=camera.username,
+        password=camera.password,
     )
 
 
-def desired_sources(cameras: Iterable[dict[str, Any]], server_id: str) -> dict[str, CameraSource]:
+def desired_sources(
+    cameras: Iterable[Mapping[str, Any]], server_id: str
+) -> dict[str, CameraSource]:
     """camera id -> what the recorder must record on server `server_id`."""
     sources: dict[str, CameraSource] = {}
-    for camera in cameras:
-        if camera.get("home_server_id") != server_id:
-            continue
-        if not camera.get("continuous_recording", True):
-            continue
-        sources[camera["id"]] = camera_source(camera)
+    for record in cameras:
+        camera = Camera.from_record(record)
+        if camera.home_server_id == server_id and camera.continuous_recording:
+            sources[camera.id] = camera_source(record)
     return sources

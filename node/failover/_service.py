@@ -1,29 +1,33 @@
-"""Failover wired into a running node: the controller, its loop and the runtime's hooks.
+"""Failover on a running node: the controller, its loop, and the node's hooks.
 
-    service = FailoverService(node)   # node: NodeRuntime (hooks listed in its docstring)
-    await service.start()             # after membership; replaces desired_sources
-    service.status()                  # for GET /api/v1/failover
+    service = FailoverService(host, failback_delay_s=..., plan_interval_s=...)
+    await service.start()
+    service.desired_sources()   # what the node's recorder must record now
+    service.poke()              # something changed: decide again now
+    service.status()            # for GET /api/v1/failover
     await service.stop()
 
-What it takes from the node: replicated servers and cameras (`node.system._state`), the
-membership view (`node.members()`: state and load per server), peers' recording sets
-(digest gossiped in the load extra `rec`, set fetched over signed HTTP, see
-node/failover_exchange.py), and its own recorder statuses. What it gives back: the
-recorder set, through `node.desired_sources_hook` and `node.sync_recorder()`, and its
-own recording digest through `node.set_load_extra`.
+What it takes from the node is the small `FailoverHost` interface: the replicated
+servers and cameras, the membership view (state and load per server), its own
+recorder's statuses, the HTTP client for peers' recording sets (a digest gossiped in
+the load extra `rec`, the set fetched over signed HTTP; see `_exchange.py`). What it
+gives back: the recorder set (`desired_sources`, read by the node whenever it syncs its
+recorder after `host.sync_recorder()`), and its own recording digest through
+`host.set_load_extra`.
 
-It decides every `failover.plan_interval_s` and at once when membership, a record, or
-a camera's recording state changes (events from the node's EventHub).
+It decides every `plan_interval_s` and at once when poked (the node pokes it when
+membership, a record, or a camera's recording state changes).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import httpx
 
 from node.failover._controller import Decision, FailoverController, FailoverInputs, PeerState
 from node.failover._desired import camera_source, desired_sources
@@ -35,22 +39,39 @@ from node.failover._exchange import (
     recording_digest,
 )
 from node.failover._loop import FailoverLoop
-from recorder import CameraSource
-
-if TYPE_CHECKING:
-    from node.app._runtime import NodeRuntime
+from node.membership._types import MemberView
+from node.system import SystemState
+from recorder import CameraSource, CameraStatus
 
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 1.0
-POKE_EVENTS = frozenset({"camera_status", "server_state", "config_changed"})
+
+
+class FailoverHost(Protocol):
+    """What the failover service needs from the node that runs it."""
+
+    node_id: str
+    state: SystemState
+
+    def members(self) -> Mapping[str, MemberView]: ...
+
+    def recorder_statuses(self) -> Mapping[str, CameraStatus]: ...
+
+    def http_client(self) -> httpx.AsyncClient: ...
+
+    async def sync_recorder(self) -> None: ...
+
+    def set_load_extra(self, key: str, value: str | int | float | bool) -> None: ...
 
 
 class FailoverService:
     def __init__(
         self,
-        node: NodeRuntime,
+        node: FailoverHost,
         *,
+        failback_delay_s: float,
+        plan_interval_s: float,
         clock: Callable[[], float] = time.monotonic,
         handover_timeout_s: float | None = None,
     ) -> None:
@@ -60,7 +81,7 @@ class FailoverService:
         self.controller = FailoverController(
             node.node_id,
             started_at=clock(),
-            failback_delay_s=node.config.failover.failback_delay_s,
+            failback_delay_s=failback_delay_s,
             **kwargs,
         )
         self.sets = RecordingSets()
@@ -69,43 +90,28 @@ class FailoverService:
             gather=self.gather,
             apply=self._apply,
             refresh=self._refresh,
-            interval_s=node.config.failover.plan_interval_s,
+            interval_s=plan_interval_s,
             clock=clock,
             on_decision=self._published,
         )
         self._desired: frozenset[str] | None = None
-        self._events: asyncio.Queue[dict[str, Any]] | None = None
-        self._event_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        self.node.desired_sources_hook = self.desired_sources
-        self._events = self.node.events.subscribe()
-        self._event_task = asyncio.get_running_loop().create_task(self._watch_events())
         self.loop.start()
 
     async def stop(self) -> None:
         await self.loop.stop()
-        if self._event_task is not None:
-            self._event_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._event_task
-        if self._events is not None:
-            self.node.events.unsubscribe(self._events)
-        self.node.desired_sources_hook = None
 
-    async def _watch_events(self) -> None:
-        assert self._events is not None
-        while True:
-            event = await self._events.get()
-            if event.get("type") in POKE_EVENTS:
-                self.loop.poke()
+    def poke(self) -> None:
+        """Decide again now (membership, a record or a recording state changed)."""
+        self.loop.poke()
 
     # ------------------------------------------------------------------ inputs
 
     def _own(self) -> tuple[frozenset[str], frozenset[str]]:
-        statuses = self.node.recorder.statuses()
+        statuses = self.node.recorder_statuses()
         active = frozenset(c for c, s in statuses.items() if s.state != "stopped")
         recording = frozenset(c for c, s in statuses.items() if s.state == "recording")
         return active, recording
@@ -189,7 +195,10 @@ class FailoverService:
         self.node.set_load_extra(DIGEST_KEY, recording_digest(recording, active))
 
     def desired_sources(self) -> dict[str, CameraSource]:
-        """The recorder set for the node's sync loop (own cameras until the first plan)."""
+        """The recorder set for the node's sync loop: nothing while the node is in no
+        system, its own cameras until the first plan, then the plan's."""
+        if not self.node.state.is_member():
+            return {}
         cameras = self.node.state.cameras()
         if self._desired is None:
             return desired_sources(cameras, self.node.node_id)

@@ -3,11 +3,11 @@
     periods, unreachable = await merged_periods(node, camera_id, start, end)
     await export_merged(node, camera_id, start, end, out_path)
 
-Each live member is asked over signed HTTP (node/internode_auth.py, through
+Each live member is asked over signed HTTP (node.security's internode authentication, through
 `node.http_client()`) for its LOCAL periods (`INTERNAL_PERIODS_PATH`) and, for an
 export, for its local piece (`INTERNAL_EXPORT_PATH`); this node's own come from its
-recorder. The merge itself is pure (node/recordings_merge.py); the pieces are joined
-by PyAV in a thread (node/recordings_merge_av.py). A server that does not answer is
+recorder. The merge itself is pure (`_merge.py`); the pieces are joined by PyAV in a
+thread (`_concat.py`). A server that does not answer is
 left out and named in `unreachable`: its video is still on its disk.
 """
 
@@ -19,15 +19,15 @@ import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
+
+import httpx
 
 from node.recordings._concat import ConcatError, concat_mp4
 from node.recordings._merge import MergedPeriod, Piece, export_pieces, merge_periods
-from recorder import ExportError, Period, RecorderError
-
-if TYPE_CHECKING:
-    from node.app._runtime import NodeRuntime
+from node.system import Server, SystemState
+from recorder import ExportError, Period, RecorderError, RecorderService
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,19 @@ INTERNAL_EXPORT_PATH = "/api/v1/internal/cameras/{camera_id}/export"
 PERIODS_TIMEOUT_S = 3.0
 PIECE_TIMEOUT_S = 120.0
 MAX_PERIODS_PER_SERVER = 100_000
+
+
+class RecordingsHost(Protocol):
+    """What the merged recordings need from the node: its recorder, the servers of the
+    system, their membership state, and the signed HTTP client to ask them."""
+
+    node_id: str
+    state: SystemState
+    recorder: RecorderService
+
+    def server_state(self, server_id: str) -> str: ...
+
+    def http_client(self) -> httpx.AsyncClient: ...
 
 
 class MergeError(Exception):
@@ -78,15 +91,14 @@ def _parse_time(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def live_peers(node: NodeRuntime) -> list[tuple[str, str]]:
+def live_peers(node: RecordingsHost) -> list[tuple[str, str]]:
     """(server id, url) of every other member that membership does not call dead."""
     out = []
-    for server in node.state.servers():
-        server_id, url = server.get("id"), server.get("url")
-        if server_id == node.node_id or not isinstance(url, str):
+    for server in map(Server.from_record, node.state.servers()):
+        if server.id == node.node_id or server.url is None:
             continue
-        if node.server_state(server_id) in ("alive", "suspect"):
-            out.append((server_id, url))
+        if node.server_state(server.id) in ("alive", "suspect"):
+            out.append((server.id, server.url))
     return out
 
 
@@ -95,7 +107,7 @@ def _path(template: str, camera_id: str) -> str:
 
 
 async def _remote_periods(
-    node: NodeRuntime, server_id: str, url: str, camera_id: str, start: datetime, end: datetime
+    node: RecordingsHost, server_id: str, url: str, camera_id: str, start: datetime, end: datetime
 ) -> list[Period]:
     answer = await node.http_client().get(
         url.rstrip("/") + _path(INTERNAL_PERIODS_PATH, camera_id),
@@ -107,7 +119,7 @@ async def _remote_periods(
 
 
 async def merged_periods(
-    node: NodeRuntime, camera_id: str, start: datetime, end: datetime
+    node: RecordingsHost, camera_id: str, start: datetime, end: datetime
 ) -> tuple[list[MergedPeriod], list[str]]:
     """Every reachable server's periods of the camera in [start, end), merged; and the
     ids of live servers that did not answer."""
@@ -128,7 +140,7 @@ async def merged_periods(
 
 
 async def _fetch_piece(
-    node: NodeRuntime, url: str, camera_id: str, piece: Piece, out: Path
+    node: RecordingsHost, url: str, camera_id: str, piece: Piece, out: Path
 ) -> None:
     client = node.http_client()
     async with client.stream(
@@ -144,7 +156,7 @@ async def _fetch_piece(
 
 
 async def export_merged(
-    node: NodeRuntime, camera_id: str, start: datetime, end: datetime, out_path: Path
+    node: RecordingsHost, camera_id: str, start: datetime, end: datetime, out_path: Path
 ) -> Path:
     """One MP4 of [start, end) from whichever servers hold it. Raises MergeError when
     no reachable server has video there."""

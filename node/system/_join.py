@@ -9,12 +9,12 @@ server may call (an undefined server holds no configuration and records nothing)
 The system side is where the check is: a system node sends the join only after the
 caller proved the owner's authority (owner user name + password, or a join token
 signed with the system secret). The join carries the system id, the secret and every
-record; the request is signed with that secret (node/internode_auth.py) so a join
+record; the request is signed with that secret (node/security/_internode.py) so a join
 mangled in transit is refused. The secret crosses the LAN in that one call: on an
 untrusted LAN put the nodes behind TLS (a reverse proxy, `https://` URLs) or a VPN.
 From then on every node-to-node message is authenticated with the secret and carries
-a timestamp and nonce (replay protection): gossip by node/gossip_codec.py, HTTP by
-node/internode_auth.py.
+a timestamp and nonce (replay protection): gossip by node/membership/_codec.py, HTTP by
+node/security/_internode.py.
 
 Steps of `add_server(node, url)` on the system node:
 1. `GET url/api/v1/health`: unreachable -> 502, timeout -> 504; a server of another
@@ -28,20 +28,44 @@ Steps of `add_server(node, url)` on the system node:
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from node.replication._records import Record, ReplicaError, record_from_json, record_to_json
+from node.replication._store import RecordStore
 from node.replication._sync import parse_records
 from node.security._internode import InternodeAuthError, InternodeVerifier, sign_request
+from node.system._state import SystemState
 
-if TYPE_CHECKING:
-    from node.app._runtime import NodeRuntime
+T = TypeVar("T")
 
 JOIN_PATH = "/api/v1/internal/join"
 HEALTH_TIMEOUT_S = 3.0
 JOIN_TIMEOUT_S = 10.0
+
+
+class JoinHost(Protocol):
+    """What joining needs from the node, on either side of the handshake."""
+
+    node_id: str
+    state: SystemState
+    store: RecordStore
+    join_lock: asyncio.Lock
+    internode_verifier: InternodeVerifier
+
+    def http_client(self) -> httpx.AsyncClient: ...
+
+    async def write(self, operation: Callable[..., T], *args: Any) -> T: ...
+
+    async def apply_remote_records(self, records: list[Record]) -> int: ...
+
+    def server_record(self) -> dict[str, Any]: ...
+
+    async def on_joined_system(self) -> None: ...
+
+    async def after_server_added(self, record: Record) -> None: ...
 
 
 class JoinError(Exception):
@@ -119,7 +143,7 @@ async def fetch_health(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
     return health
 
 
-async def add_server(node: NodeRuntime, url: str) -> dict[str, Any]:
+async def add_server(node: JoinHost, url: str) -> dict[str, Any]:
     """Make the undefined server at `url` a member; its server record. JoinError if not."""
     url = url.rstrip("/")
     system = node.state.system()
@@ -178,7 +202,7 @@ async def add_server(node: NodeRuntime, url: str) -> dict[str, Any]:
 
 
 async def accept_join(
-    node: NodeRuntime, method: str, target: str, headers: Any, body: bytes, parsed: Any
+    node: JoinHost, method: str, target: str, headers: Any, body: bytes, parsed: Any
 ) -> Record:
     """The undefined node's side: become a member of the system in the join."""
     async with node.join_lock:
