@@ -21,7 +21,7 @@ from node.api import (
     system_routes,
 )
 from node.api.errors import install_error_handlers
-from node.app._runtime import NodeRuntime
+from node.app import NodeRuntime
 
 # routes anyone may call; every other route must depend on require(role)
 PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login"}

@@ -16,8 +16,8 @@ from discovery.onvif_client import CameraAddError, fetch_stream_uri
 from node.api.errors import ApiError
 from node.api.models import CameraIn, CameraOut, CameraPatch, PriorityIn
 from node.api.security import Admin, Node, Viewer
-from node.app._runtime import NodeRuntime
-from node.system._cameras import CameraInputError, public_camera, split_rtsp_url, validate_host
+from node.app import NodeRuntime
+from node.system import CameraInputError, public_camera, split_rtsp_url, validate_host
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["cameras"])

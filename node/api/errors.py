@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.system._state import StateError
+from node.system import StateError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from node.api.errors import ApiError
 from node.api.models import PeriodOut, PeriodsOut
 from node.api.query_range import query_range
 from node.api.security import Node, Viewer
-from node.recordings._across_servers import MergeError, export_merged, merged_periods
+from node.recordings import MergeError, export_merged, merged_periods
 from recorder import RecorderError
 
 log = logging.getLogger(__name__)

@@ -21,20 +21,21 @@ from node.api.models import (
     ServerOut,
 )
 from node.api.security import Admin, Node, Owner, Viewer
-from node.app._runtime import NodeRuntime
+from node.app import NodeRuntime
 from node.membership._types import LoadReport
 from node.security._auth import Role, verify_password
 from node.security._join_token import mint_join_token
-from node.system import Server
-from node.system._detach import (
+from node.system import (
     LAST_SERVER_MESSAGE,
     ConfirmError,
+    JoinError,
+    Server,
+    add_server,
     camera_deletions,
     check_confirm_token,
     mint_confirm_token,
     plan_detach,
 )
-from node.system._join import JoinError, add_server
 
 router = APIRouter(prefix="/api/v1", tags=["servers"])
 DETACH_PATH = "/api/v1/internal/detach"

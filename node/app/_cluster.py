@@ -15,9 +15,7 @@ from node.config import NodeConfig, membership_config
 from node.membership._load import LoadSampler
 from node.membership._runtime import GossipRuntime, GossipRuntimeError
 from node.membership._types import LoadReport, MemberEvent, MemberView
-from node.replication._records import Record
-from node.replication._store import RecordStore
-from node.replication._sync import Replicator
+from node.replication import Record, RecordStore, Replicator
 from node.system import Server, SystemState
 
 log = logging.getLogger(__name__)

@@ -35,18 +35,14 @@ from node.app._identity import (
 )
 from node.app._peers import PeerDirectory, SeenPeer, discovered, mdns_interfaces
 from node.config import NodeConfig
-from node.failover._service import FailoverService
+from node.failover import FailoverService
 from node.membership._load import LoadSampler
 from node.membership._types import MemberEvent
-from node.replication._db import connect
-from node.replication._hlc import HybridClock
-from node.replication._records import Record
-from node.replication._store import RecordStore
+from node.replication import HybridClock, Record, RecordStore, connect
 from node.security._auth import LoginThrottle
 from node.security._internode import InternodeAuth, InternodeVerifier, require_internode
 from node.security._system_keys import SystemKeys
-from node.system import SystemState, new_server_record
-from node.system._auto_join import AutoJoiner
+from node.system import AutoJoiner, SystemState, new_server_record
 from recorder import CameraStatus, RecorderService, RetentionPolicy
 
 log = logging.getLogger(__name__)

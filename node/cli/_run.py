@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from node.app._identity import DataDirError
-    from node.replication._db import DatabaseError
+    from node.app import DataDirError
+    from node.replication import DatabaseError
 
     try:
         return asyncio.run(_serve(config, args.log_level))
@@ -101,7 +101,7 @@ async def _serve(config, log_level: str) -> int:
     import uvicorn
 
     from node.api import create_app
-    from node.app._runtime import NodeRuntime
+    from node.app import NodeRuntime
 
     node = NodeRuntime(config)
     app = create_app(node)

@@ -1,1 +1,25 @@
-"""TODO"""
+"""A camera's recordings across every server of the system: one merged timeline of
+periods (each held by the server that recorded it) and one MP4 export over a range.
+
+Other packages use only what `__all__` lists; the modules named `_x.py` are private.
+"""
+
+from node.recordings._across_servers import (
+    INTERNAL_EXPORT_PATH,
+    INTERNAL_PERIODS_PATH,
+    MergeError,
+    RecordingsHost,
+    export_merged,
+    merged_periods,
+    period_to_json,
+)
+
+__all__ = [
+    "INTERNAL_EXPORT_PATH",
+    "INTERNAL_PERIODS_PATH",
+    "MergeError",
+    "RecordingsHost",
+    "export_merged",
+    "merged_periods",
+    "period_to_json",
+]

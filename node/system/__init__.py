@@ -5,6 +5,7 @@ Other packages use only what `__all__` lists; the modules named `_x.py` are priv
 """
 
 from node.config import MAX_CHANNELS
+from node.system._auto_join import AutoJoiner
 from node.system._cameras import CameraInputError, public_camera, split_rtsp_url, validate_host
 from node.system._detach import (
     CONFIRM_WAIT_S,
@@ -16,7 +17,7 @@ from node.system._detach import (
     mint_confirm_token,
     plan_detach,
 )
-from node.system._join import JoinError, accept_join, add_server
+from node.system._join import JoinError, JoinHost, accept_join, add_server
 from node.system._records import Camera, Priority, Server, new_server_record
 from node.system._state import (
     Conflict,
@@ -32,6 +33,7 @@ __all__ = [
     "CONFIRM_WAIT_S",
     "LAST_SERVER_MESSAGE",
     "MAX_CHANNELS",
+    "AutoJoiner",
     "Camera",
     "CameraInputError",
     "ConfirmError",
@@ -40,6 +42,7 @@ __all__ = [
     "Forbidden",
     "Invalid",
     "JoinError",
+    "JoinHost",
     "NotFound",
     "Priority",
     "Server",

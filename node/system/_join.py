@@ -33,9 +33,14 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from node.replication._records import Record, ReplicaError, record_from_json, record_to_json
-from node.replication._store import RecordStore
-from node.replication._sync import parse_records
+from node.replication import (
+    Record,
+    RecordStore,
+    ReplicaError,
+    parse_records,
+    record_from_json,
+    record_to_json,
+)
 from node.security._internode import InternodeAuthError, InternodeVerifier, sign_request
 from node.system._state import SystemState
 

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from node.replication._records import Record
-from node.replication._store import RecordStore
+from node.replication import Record, RecordStore
 from node.security._auth import Role
 from node.system._records import Priority, Server
 

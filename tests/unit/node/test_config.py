@@ -8,7 +8,7 @@ import pytest
 
 from node.config import ConfigError, default_config_text, load_config, parse_host_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_shipped_default_matches_repository_copy() -> None:

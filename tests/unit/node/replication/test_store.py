@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from node.replication import HybridClock, Record, RecordStore, StoreError, Timestamp
 from node.replication._db import MIGRATIONS, SCHEMA_VERSION, DatabaseError, connect, schema_version
-from node.replication._hlc import HybridClock, Timestamp
-from node.replication._records import Record
-from node.replication._store import RecordStore, StoreError
 
 
 class FakeWall:

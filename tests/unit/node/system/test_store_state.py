@@ -7,12 +7,19 @@ from pathlib import Path
 import pytest
 
 from node.failover._desired import desired_sources
-from node.replication._db import connect
-from node.replication._hlc import HybridClock
-from node.replication._store import RecordStore
+from node.replication import HybridClock, RecordStore, connect
 from node.security._auth import Role
-from node.system._cameras import CameraInputError, Priority, public_camera, split_rtsp_url
-from node.system._state import Conflict, Forbidden, Invalid, NotFound, SystemState
+from node.system import (
+    CameraInputError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Priority,
+    SystemState,
+    public_camera,
+    split_rtsp_url,
+)
 
 NODE = "node-a"
 

@@ -10,10 +10,7 @@ from typing import Any
 
 import pytest
 
-from node.replication._db import connect
-from node.replication._hlc import HybridClock
-from node.replication._records import Record, ReplicaError
-from node.replication._store import RecordStore
+from node.replication import HybridClock, Record, RecordStore, ReplicaError, connect
 from node.replication._sync import FETCH_PATH, RECORDS_PATH, SYNC_PATH, Replicator, parse_records
 
 

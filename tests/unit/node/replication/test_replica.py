@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.replication._hlc import Timestamp
+from node.replication import Timestamp
 from node.replication._records import (
     Record,
     ReplicaError,
