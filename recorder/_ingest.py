@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import _av_io
+from . import _segment_writer
 from ._backoff import backoff_delay
 from ._model import CONNECTING, ERROR, RECONNECTING, STOPPED, CameraSource
 from ._naming import segment_relpath
@@ -44,7 +44,9 @@ class CameraIngest:
     ) -> None:
         self.source = source
         self._fast = (
-            _av_io.FastSource(source.url, source.username, source.password) if fast_ingest else None
+            _segment_writer.FastSource(source.url, source.username, source.password)
+            if fast_ingest
+            else None
         )
         self.camera_id = source.camera_id
         self._recordings_dir = recordings_dir
@@ -89,7 +91,7 @@ class CameraIngest:
             path = self._recordings_dir / rel
             if not os.path.exists(path):
                 return rel, path
-        raise _av_io.IngestFailure("no free segment name")
+        raise _segment_writer.IngestFailure("no free segment name")
 
     def segment_opened(self, relpath: str, start_ms: int, codec: str, w: int, h: int) -> None:
         self.last_activity = time.monotonic()
@@ -136,7 +138,7 @@ class CameraIngest:
                 began = time.monotonic()
                 state = RECONNECTING
                 try:
-                    _av_io.record_attempt(
+                    _segment_writer.record_attempt(
                         url,
                         segment_seconds=self._segment_seconds,
                         stall_timeout_s=self._stall_timeout_s,
@@ -148,7 +150,7 @@ class CameraIngest:
                     last_error = self._interrupt_reason or "recording interrupted"
                     if self._interrupt_reason:
                         state = ERROR
-                except _av_io.IngestFailure as failure:
+                except _segment_writer.IngestFailure as failure:
                     last_error = str(failure)
                     log.info("camera %s: attempt ended: %s", self.camera_id, last_error)
                     if failure.disk_full:

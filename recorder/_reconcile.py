@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._av_io import SegmentProbe, probe_segment
 from ._index import SegmentIndex
 from ._mp4boxes import repair_torn_tail
 from ._naming import parse_segment_relpath
+from ._segment_writer import SegmentProbe, probe_segment
 
 log = logging.getLogger(__name__)
 

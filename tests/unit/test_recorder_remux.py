@@ -13,8 +13,8 @@ from pathlib import Path
 import av
 import pytest
 
-from recorder._av_io import IngestFailure, _Remuxer, probe_segment
 from recorder._mp4boxes import scan_file
+from recorder._segment_writer import IngestFailure, _Remuxer, probe_segment
 
 
 def make_media(
