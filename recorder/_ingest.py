@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import _segment_writer
 from ._backoff import backoff_delay
+from ._ffmpeg_ingest import record_with_ffmpeg
 from ._model import CONNECTING, ERROR, RECONNECTING, STOPPED, CameraSource
 from ._naming import segment_relpath
+from ._own_ingest import FastIngestUnsupported, FastSource, record_with_own_client
+from ._segment_writer import IngestFailure, SegmentSink
 from ._urls import scrub, with_credentials
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,47 @@ STORAGE_RETRY_S = 1.0
 
 # Events posted to the loop: (kind, ingest, *fields)
 Post = Callable[[tuple], None]
+
+
+def record_attempt(
+    url: str,
+    *,
+    segment_seconds: float,
+    stall_timeout_s: float,
+    sink: SegmentSink,
+    stop: threading.Event,
+    scrub: Callable[[str], str],
+    on_connected: Callable[[], None] | None = None,
+    fast: FastSource | None = None,
+) -> str:
+    """One attempt: connect, remux into segments until `stop` is set (returns) or an
+    error or end of stream (raises IngestFailure with a scrubbed message). The own RTSP
+    client reads the camera while it can (`fast`); FFmpeg's client otherwise."""
+    if fast is not None and fast.usable:
+        try:
+            return record_with_own_client(
+                fast,
+                segment_seconds=segment_seconds,
+                stall_timeout_s=stall_timeout_s,
+                sink=sink,
+                stop=stop,
+                scrub=scrub,
+                on_connected=on_connected,
+            )
+        except FastIngestUnsupported as why:
+            # e.g. an audio track or B-frames: FFmpeg's RTSP client handles everything
+            if why.args:
+                fast.usable = False  # seen while streaming: do not try again
+                log.info("camera stream needs FFmpeg's RTSP client: %s", why.args[0])
+    return record_with_ffmpeg(
+        url,
+        segment_seconds=segment_seconds,
+        stall_timeout_s=stall_timeout_s,
+        sink=sink,
+        stop=stop,
+        scrub=scrub,
+        on_connected=on_connected,
+    )
 
 
 class CameraIngest:
@@ -44,9 +87,7 @@ class CameraIngest:
     ) -> None:
         self.source = source
         self._fast = (
-            _segment_writer.FastSource(source.url, source.username, source.password)
-            if fast_ingest
-            else None
+            FastSource(source.url, source.username, source.password) if fast_ingest else None
         )
         self.camera_id = source.camera_id
         self._recordings_dir = recordings_dir
@@ -91,7 +132,7 @@ class CameraIngest:
             path = self._recordings_dir / rel
             if not os.path.exists(path):
                 return rel, path
-        raise _segment_writer.IngestFailure("no free segment name")
+        raise IngestFailure("no free segment name")
 
     def segment_opened(self, relpath: str, start_ms: int, codec: str, w: int, h: int) -> None:
         self.last_activity = time.monotonic()
@@ -138,7 +179,7 @@ class CameraIngest:
                 began = time.monotonic()
                 state = RECONNECTING
                 try:
-                    _segment_writer.record_attempt(
+                    record_attempt(
                         url,
                         segment_seconds=self._segment_seconds,
                         stall_timeout_s=self._stall_timeout_s,
@@ -150,7 +191,7 @@ class CameraIngest:
                     last_error = self._interrupt_reason or "recording interrupted"
                     if self._interrupt_reason:
                         state = ERROR
-                except _segment_writer.IngestFailure as failure:
+                except IngestFailure as failure:
                     last_error = str(failure)
                     log.info("camera %s: attempt ended: %s", self.camera_id, last_error)
                     if failure.disk_full:

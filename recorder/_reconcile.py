@@ -16,7 +16,7 @@ from pathlib import Path
 from ._index import SegmentIndex
 from ._mp4boxes import repair_torn_tail
 from ._naming import parse_segment_relpath
-from ._segment_writer import SegmentProbe, probe_segment
+from ._segment_probe import SegmentProbe, probe_segment
 
 log = logging.getLogger(__name__)
 

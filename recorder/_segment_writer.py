@@ -1,34 +1,32 @@
-"""Every PyAV call of the recorder: camera ingest (RTSP over TCP), the fragmented-MP4
-segment writer, probing segment files and exporting a range.
+"""Writes a camera's packets into crash-safe fragmented-MP4 segment files:
+`SegmentRemuxer` remuxes one recording attempt and cuts a new segment at the first
+keyframe after the segment length (or when the camera changes its parameter sets);
+`_SegmentWriter` is one open segment file. Also what both ingests share: the sink they
+report segments to and the error that ends an attempt.
 
-Everything here blocks; callers run it on an ingest thread, the shared poller thread
-(own-client cameras while they stream) or a worker thread, never on the event loop. The
-per-packet step (`_Remuxer.push`) avoids allocation and logging: a few int operations
-per packet, timing decisions in the pure `_timeline` module."""
+Thread: the thread that reads the camera, and it blocks on file writes: the camera's
+ingest thread for FFmpeg-read cameras, the shared poller thread (`_poller`) for
+own-client cameras while they stream; never the event loop. The per-packet step
+(`SegmentRemuxer.push`) avoids allocation and logging: a few int operations per packet,
+timing decisions in the pure `_timeline` module."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from fractions import Fraction
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import av
 
-from ._model import ExportError
 from ._mp4boxes import repair_torn_tail
 from ._nal import parameter_sets
-from ._poller import POLLER, POLLER_CHECK_S
-from ._rtp import InterleavedVideoReader, RtspProtocolError, TimestampUnwrapper
-from ._rtsp_client import RtspClient, RtspStalled
+from ._segment_probe import START_TAG, probe_segment
 from ._timeline import SegmentClock, TimestampFixer
 
 log = logging.getLogger(__name__)
@@ -45,11 +43,8 @@ VIDEO_CODECS = frozenset({"h264", "hevc"})
 AUDIO_CODECS = frozenset({"aac"})
 DEFAULT_FRAME_S = 0.04  # duration of a frame before the stream shows its own
 TIMESTAMP_JUMP_S = 10.0  # a DTS jump this large means the camera restarted its clock
-PROBE_SIZE_BYTES = 1_000_000  # keep the demuxer's probe buffer (memory per stream) small
-ANALYZE_DURATION_US = 100_000  # probing buffers this much: it delays the first packet
 STUCK_WRITE_REPORTS = 3  # seconds of media without the file growing: writing fails
 DISK_FULL_FREE_BYTES = 4 * 1024 * 1024  # below this, a failing write is a full disk
-START_TAG = "camkeep start_ms="  # in the MP4 comment: start time more precise than the name
 
 
 class IngestFailure(Exception):
@@ -80,28 +75,11 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _failure(exc: BaseException, scrub: Callable[[str], str]) -> IngestFailure:
+def ingest_failure(exc: BaseException, scrub: Callable[[str], str]) -> IngestFailure:
     code = getattr(exc, "errno", None)
     disk_full = code in (errno.ENOSPC, errno.EDQUOT)
     text = "disk full" if disk_full else scrub(f"{type(exc).__name__}: {exc}")
     return IngestFailure(text, disk_full=disk_full)
-
-
-def open_camera(url: str, stall_timeout_s: float) -> av.container.InputContainer:
-    """Open an RTSP camera over TCP. The socket timeout makes a stalled read fail after
-    about `stall_timeout_s`; PyAV's interrupt callback bounds the whole open (only while
-    opening: during reads it would take the GIL on every check)."""
-    options = {
-        "rtsp_transport": "tcp",
-        # µs; FFmpeg's RTSP demuxer retries a timed-out read once before failing, so a
-        # stall surfaces after about twice this: use half the stall timeout.
-        "timeout": str(int(stall_timeout_s * 500_000)),
-        "probesize": str(PROBE_SIZE_BYTES),
-        "analyzeduration": str(ANALYZE_DURATION_US),
-        "fflags": "+genpts",
-    }
-    open_timeout = max(5.0, 2 * stall_timeout_s)
-    return av.open(url, options=options, timeout=(open_timeout, None))
 
 
 class _SegmentWriter:
@@ -170,7 +148,7 @@ class _SegmentWriter:
         self.container.close()  # writes the last fragment and the mfra index
 
 
-class _Remuxer:
+class SegmentRemuxer:
     """One recording attempt on an open input: remux packets into segments."""
 
     def __init__(
@@ -385,408 +363,9 @@ class _Remuxer:
                 if not stop_is_set():
                     reason = "camera ended the stream"
         except (av.FFmpegError, OSError) as exc:
-            raise _failure(exc, self.scrub) from None
+            raise ingest_failure(exc, self.scrub) from None
         finally:
             self.end()
         if reason != "stopped":
             raise IngestFailure(reason)
         return reason
-
-
-def record_attempt(
-    url: str,
-    *,
-    segment_seconds: float,
-    stall_timeout_s: float,
-    sink: SegmentSink,
-    stop: threading.Event,
-    scrub: Callable[[str], str],
-    on_connected: Callable[[], None] | None = None,
-    fast: FastSource | None = None,
-) -> str:
-    """One attempt: connect, remux into segments until `stop` is set (returns) or an
-    error or end of stream (raises IngestFailure with a scrubbed message)."""
-    if fast is not None and fast.usable:
-        try:
-            return _record_fast(
-                fast,
-                segment_seconds=segment_seconds,
-                stall_timeout_s=stall_timeout_s,
-                sink=sink,
-                stop=stop,
-                scrub=scrub,
-                on_connected=on_connected,
-            )
-        except FastIngestUnsupported as why:
-            # e.g. an audio track or B-frames: FFmpeg's RTSP client handles everything
-            if why.args:
-                fast.usable = False  # seen while streaming: do not try again
-                log.info("camera stream needs FFmpeg's RTSP client: %s", why.args[0])
-    try:
-        inp = open_camera(url, stall_timeout_s)
-    except (av.FFmpegError, OSError) as exc:
-        raise _failure(exc, scrub) from None
-    try:
-        remuxer = _Remuxer(inp, segment_seconds=segment_seconds, sink=sink, stop=stop, scrub=scrub)
-        if on_connected is not None:
-            on_connected()
-        return remuxer.run()
-    finally:
-        with contextlib.suppress(av.FFmpegError, OSError):
-            inp.close()
-
-
-# --- fast ingest: our RTSP/TCP client + depacketizer, PyAV only for muxing ---------------
-
-TB_90K = Fraction(1, 90000)
-REORDER_LIMIT_TICKS = 90000  # a step back smaller than 1 s is reordering, not a reset
-
-
-class FastIngestUnsupported(Exception):
-    """The camera offers something the fast ingest does not handle (audio, codec)."""
-
-
-@dataclass
-class FastSource:
-    url: str  # without credentials
-    username: str | None
-    password: str | None
-    usable: bool = True  # False once the camera showed what only FFmpeg's client handles
-
-
-class _Streams:
-    def __init__(self) -> None:
-        self.video: list = []
-        self.audio: list = []
-
-
-class _FastInput:
-    """Looks like an av input container to _Remuxer (`streams`, `demux`), fed by
-    RtspClient: access units become av.Packets in 1/90000 time base. Ends by itself
-    once the client's stop is set (after what had arrived). The shared poller feeds it
-    chunk by chunk instead (`units_of`, `packets`)."""
-
-    ends_on_stop = True
-
-    def __init__(self, client: RtspClient, codec: str, extradata: bytes) -> None:
-        self.client = client
-        self.codec = codec
-        self.extradata = extradata
-        self.streams = _Streams()
-        self.template = None
-        self._reader = InterleavedVideoReader(codec, 0)
-        self._unwrap = TimestampUnwrapper().unwrap
-        self._last_stamp = -1
-        self.pending: list[tuple[bytes, bool, int]] = []  # read by open(), not yet used
-        self._chunks: Iterator[bytes] = iter(())
-
-    def units_of(self, chunk: bytes) -> list[tuple[bytes, bool, int]]:
-        """Access units (bytes, keyframe, 64-bit 90 kHz time) that `chunk` completes."""
-        unwrap = self._unwrap
-        return [(unit, key, unwrap(stamp)) for unit, key, stamp in self._reader.feed(chunk)]
-
-    def open(self, stop: threading.Event) -> None:
-        """Read up to the first keyframe; describe the stream by it (a tiny raw-stream
-        container whose video stream is the muxers' template)."""
-        self._chunks = self.client.chunks()
-        for chunk in self._chunks:  # (ends by itself once `stop` is set)
-            units = self.units_of(chunk)
-            for i, (data, key, _) in enumerate(units):
-                if not key:
-                    continue
-                head = data if parameter_sets(data, self.codec) else self.extradata + data
-                self.template = av.open(io.BytesIO(head), format=self.codec)
-                if not self.template.streams.video:
-                    raise IngestFailure("camera's first keyframe cannot be read")
-                self.streams.video.append(self.template.streams.video[0])
-                self.pending = units[i:]
-                return
-        if stop.is_set():
-            raise IngestFailure("stopped before the first keyframe")
-        raise IngestFailure("camera ended the stream")
-
-    def take_pending(self) -> list[tuple[bytes, bool, int]]:
-        pending, self.pending = self.pending, []
-        return pending
-
-    def packets(self, units: list[tuple[bytes, bool, int]]):
-        """av.Packets of the video stream for these access units."""
-        video = self.streams.video[0]
-        packet_class = av.Packet
-        time_base = TB_90K
-        last = self._last_stamp
-        for data, key, stamp in units:
-            if stamp < last and last - stamp < REORDER_LIMIT_TICKS:
-                # Frames out of presentation order (B-frames): RTP carries no DTS, so
-                # leave this camera to FFmpeg's client, which derives it.
-                raise FastIngestUnsupported("frames arrive out of order (B-frames)")
-            last = self._last_stamp = stamp
-            packet = packet_class(data)
-            packet.pts = stamp
-            packet.dts = stamp
-            packet.time_base = time_base
-            packet.is_keyframe = key
-            packet.stream = video
-            yield packet
-
-    def demux(self, streams):
-        yield from self.packets(self.take_pending())
-        for chunk in self._chunks:
-            yield from self.packets(self.units_of(chunk))
-
-    def close(self) -> None:
-        if self.template is not None:
-            self.template.close()
-
-
-class _PolledAttempt:
-    """The streaming part of a fast-ingest attempt, run by the shared poller thread:
-    each round it takes what the camera's socket holds and remuxes it."""
-
-    def __init__(
-        self,
-        client: RtspClient,
-        fast_input: _FastInput,
-        remuxer: _Remuxer,
-        stop: threading.Event,
-        stall_timeout_s: float,
-    ) -> None:
-        self.client = client
-        self.fast_input = fast_input
-        self.remuxer = remuxer
-        self.stop = stop
-        self.stall_timeout_s = stall_timeout_s
-        self.last_data = time.monotonic()
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-    def poll(self, now: float) -> bool:
-        """One round (poller thread). False once the attempt is over (stopped); raises
-        when it failed. A stop first takes everything received up to it."""
-        chunk, closed = self.client.read_available()
-        if chunk:
-            self.last_data = now
-            push = self.remuxer.push
-            for packet in self.fast_input.packets(self.fast_input.units_of(chunk)):
-                push(packet)
-        if closed:
-            raise ConnectionError("camera closed the connection")
-        if self.stop.is_set():
-            return False
-        if now - self.last_data >= self.stall_timeout_s:
-            raise RtspStalled(f"stalled: no data from camera for {self.stall_timeout_s:g} s")
-        self.client.keepalive_if_due(now)
-        return True
-
-    def finish(self, error: BaseException | None) -> None:
-        self.error = error
-        self.done.set()
-
-
-def _record_fast(
-    source: FastSource,
-    *,
-    segment_seconds: float,
-    stall_timeout_s: float,
-    sink: SegmentSink,
-    stop: threading.Event,
-    scrub: Callable[[str], str],
-    on_connected: Callable[[], None] | None,
-) -> str:
-    client = RtspClient(source.url, source.username, source.password, stall_timeout_s, stop)
-    fast_input = None
-    try:
-        try:
-            client.connect()
-            tracks = client.describe()
-            video = next((t for t in tracks if t.kind == "video" and t.codec), None)
-            if video is None or any(t.kind == "audio" for t in tracks):
-                raise FastIngestUnsupported
-            client.setup(video, 0)
-            client.play()
-            fast_input = _FastInput(client, video.codec, video.parameter_sets())
-            fast_input.open(stop)
-            remuxer = _Remuxer(
-                fast_input,
-                segment_seconds=segment_seconds,
-                sink=sink,
-                stop=stop,
-                scrub=scrub,
-                video_time_base=float(TB_90K),
-            )
-        except RtspProtocolError as exc:
-            # Something our small client does not understand: let FFmpeg's try.
-            log.info("fast ingest not usable (%s); using FFmpeg's RTSP client", scrub(str(exc)))
-            raise FastIngestUnsupported from None
-        except (RtspStalled, OSError, av.FFmpegError) as exc:
-            raise _failure(exc, scrub) from None
-        if on_connected is not None:
-            on_connected()
-        # The connection stays with this thread (its supervisor); the reading and
-        # muxing move to the one poller thread shared by every fast ingest.
-        remuxer.begin()
-        try:
-            for packet in fast_input.packets(fast_input.take_pending()):
-                remuxer.push(packet)
-            attempt = _PolledAttempt(client, fast_input, remuxer, stop, stall_timeout_s)
-            client.set_nonblocking()
-            POLLER.add(attempt)
-            while not attempt.done.wait(POLLER_CHECK_S):
-                if not POLLER.alive():
-                    raise IngestFailure("internal error: the stream reader stopped")
-            if attempt.error is not None:
-                raise attempt.error
-            return "stopped"
-        except (RtspStalled, RtspProtocolError) as exc:
-            raise IngestFailure(scrub(str(exc))) from None
-        except (av.FFmpegError, OSError) as exc:
-            raise _failure(exc, scrub) from None
-        finally:
-            remuxer.end()
-    finally:
-        if fast_input is not None:
-            fast_input.close()
-        client.close()
-
-
-@dataclass(frozen=True)
-class SegmentProbe:
-    start_ms: int | None  # from the file's start tag, None if absent
-    duration_ms: int
-    codec: str
-    width: int
-    height: int
-
-
-def probe_segment(path: Path) -> SegmentProbe | None:
-    """Codec, size and duration of a segment file (demuxes its video packets); None if
-    the file cannot be read as video."""
-    try:
-        with av.open(str(path)) as inp:
-            if not inp.streams.video:
-                return None
-            video = inp.streams.video[0]
-            tb = float(video.time_base)
-            first = last = None
-            for pkt in inp.demux(video):
-                if pkt.pts is None:
-                    continue
-                end = pkt.pts + (pkt.duration or 0)
-                first = pkt.pts if first is None else min(first, pkt.pts)
-                last = end if last is None else max(last, end)
-            comment = inp.metadata.get("comment", "")
-            start_ms = None
-            if comment.startswith(START_TAG):
-                try:
-                    start_ms = int(comment[len(START_TAG) :])
-                except ValueError:
-                    start_ms = None
-            duration_ms = 0 if first is None else round((last - first) * tb * 1000)
-            ctx = video.codec_context
-            return SegmentProbe(start_ms, duration_ms, ctx.name, ctx.width, ctx.height)
-    except (av.FFmpegError, OSError, UnicodeDecodeError):
-        return None
-
-
-def export_segments(
-    segments: Sequence[tuple[Path, int]], start_ms: int, end_ms: int, out_path: Path
-) -> Path:
-    """Remux the segments (path, start UTC ms), in order, into one seekable MP4 covering
-    [start_ms, end_ms]: it begins at the keyframe at or before start_ms and its
-    timestamps continue across segments (gaps between segments are closed up). Stops
-    early at a segment whose codec or picture size differs from the first."""
-    tmp = out_path.with_name(out_path.name + ".part")
-    out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
-    written = 0
-    try:
-        out_v = out_a = None
-        signature = None
-        offset_s = 0.0  # export time of the current segment's time 0
-        next_offset_s = 0.0
-        last_out: dict[int, float] = {}
-        started = False
-        for seg_path, seg_start_ms in segments:
-            try:
-                inp = av.open(str(seg_path))
-            except (av.FFmpegError, OSError) as exc:
-                log.warning("export: skipping unreadable %s: %s", seg_path.name, exc)
-                continue
-            with inp:
-                if not inp.streams.video:
-                    continue
-                v = inp.streams.video[0]
-                a = inp.streams.audio[0] if inp.streams.audio else None
-                sig = (v.codec_context.name, v.codec_context.width, v.codec_context.height)
-                if signature is None:
-                    signature = sig
-                    out_v = out.add_stream_from_template(v)
-                    if v.codec_context.name == "hevc":
-                        out_v.codec_tag = "hvc1"
-                    out_a = out.add_stream_from_template(a) if a is not None else None
-                elif sig != signature:
-                    break
-                rel_start_s = (start_ms - seg_start_ms) / 1000.0
-                rel_end_s = (end_ms - seg_start_ms) / 1000.0
-                offset_s = next_offset_s
-                gop: list = []
-                streams = [v] + ([a] if a is not None and out_a is not None else [])
-                done = False
-                for pkt in inp.demux(streams):
-                    if pkt.dts is None or not pkt.size:
-                        continue
-                    tb = float(pkt.time_base)
-                    t = pkt.pts * tb if pkt.pts is not None else pkt.dts * tb
-                    is_video = pkt.stream_index == v.index
-                    if is_video and t >= rel_end_s:
-                        done = True
-                        break
-                    if not started:
-                        if is_video and pkt.is_keyframe and t <= rel_start_s:
-                            gop = [pkt]  # the latest keyframe at or before start
-                            continue
-                        if not gop:
-                            if is_video and pkt.is_keyframe:
-                                gop = [pkt]  # start lies before this segment's first keyframe
-                            else:
-                                continue
-                        else:
-                            gop.append(pkt)
-                        if not (is_video and t >= rel_start_s) and not (
-                            is_video and rel_start_s < 0
-                        ):
-                            continue
-                        started = True
-                        offset_s = -gop[0].dts * float(gop[0].time_base)
-                        pending, gop = gop, []
-                    else:
-                        pending = [pkt]
-                    for p in pending:
-                        ptb = float(p.time_base)
-                        shift = round(offset_s / ptb)
-                        p.dts += shift
-                        p.pts = (p.pts if p.pts is not None else p.dts - shift) + shift
-                        key = 0 if p.stream_index == v.index else 1
-                        at = p.dts * ptb
-                        if at <= last_out.get(key, -1.0) or p.dts < 0:
-                            continue
-                        last_out[key] = at
-                        if key == 0:
-                            next_offset_s = max(next_offset_s, at + (p.duration or 0) * ptb)
-                        p.stream = out_v if key == 0 else out_a
-                        out.mux_one(p)
-                        written += 1
-                if done:
-                    break
-        if not written:
-            raise ExportError("no recorded video in the requested range")
-    except (av.FFmpegError, OSError) as exc:
-        out.close()
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"export failed: {exc}") from None
-    except BaseException:
-        out.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    out.close()
-    os.replace(tmp, out_path)
-    return out_path

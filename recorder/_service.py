@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import _segment_writer
+from ._export import export_segments
 from ._index import SegmentIndex
 from ._ingest import CameraIngest
 from ._model import (
@@ -397,6 +397,4 @@ class RecorderService:
         if not segments:
             raise ExportError(f"no recordings of camera {camera_id!r} in that range")
         out_path = Path(out_path)
-        return await asyncio.to_thread(
-            _segment_writer.export_segments, segments, start_ms, end_ms, out_path
-        )
+        return await asyncio.to_thread(export_segments, segments, start_ms, end_ms, out_path)

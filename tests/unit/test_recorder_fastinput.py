@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from recorder._segment_writer import FastIngestUnsupported, _FastInput
+from recorder._own_ingest import FastIngestUnsupported, _FastInput
 
 
 def encode(path: Path, bframes: int) -> list[tuple[bytes, int, bool]]:

@@ -14,7 +14,8 @@ import av
 import pytest
 
 from recorder._mp4boxes import scan_file
-from recorder._segment_writer import IngestFailure, _Remuxer, probe_segment
+from recorder._segment_probe import probe_segment
+from recorder._segment_writer import IngestFailure, SegmentRemuxer
 
 
 def make_media(
@@ -150,7 +151,7 @@ def remux(source: Path, folder: Path, seconds: float, change=None) -> Sink:
     sink = Sink(folder)
     clock = MediaClock()
     with av.open(str(source)) as inp:
-        remuxer = _Remuxer(
+        remuxer = SegmentRemuxer(
             Perturbed(inp, clock, change),
             segment_seconds=seconds,
             sink=sink,
