@@ -44,7 +44,6 @@ def record_with_ffmpeg(
     sink: SegmentSink,
     stop: threading.Event,
     scrub: Callable[[str], str],
-    on_connected: Callable[[], None] | None = None,
 ) -> str:
     """One attempt: connect, remux into segments until `stop` is set (returns) or an
     error or end of stream (raises IngestFailure with a scrubbed message)."""
@@ -56,8 +55,6 @@ def record_with_ffmpeg(
         remuxer = SegmentRemuxer(
             inp, segment_seconds=segment_seconds, sink=sink, stop=stop, scrub=scrub
         )
-        if on_connected is not None:
-            on_connected()
         return remuxer.run()
     finally:
         with contextlib.suppress(av.FFmpegError, OSError):

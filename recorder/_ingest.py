@@ -39,7 +39,6 @@ def record_attempt(
     sink: SegmentSink,
     stop: threading.Event,
     scrub: Callable[[str], str],
-    on_connected: Callable[[], None] | None = None,
     fast: FastSource | None = None,
 ) -> str:
     """One attempt: connect, remux into segments until `stop` is set (returns) or an
@@ -54,7 +53,6 @@ def record_attempt(
                 sink=sink,
                 stop=stop,
                 scrub=scrub,
-                on_connected=on_connected,
             )
         except FastIngestUnsupported as why:
             # e.g. an audio track or B-frames: FFmpeg's RTSP client handles everything
@@ -68,7 +66,6 @@ def record_attempt(
         sink=sink,
         stop=stop,
         scrub=scrub,
-        on_connected=on_connected,
     )
 
 

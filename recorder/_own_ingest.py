@@ -181,7 +181,6 @@ def record_with_own_client(
     sink: SegmentSink,
     stop: threading.Event,
     scrub: Callable[[str], str],
-    on_connected: Callable[[], None] | None,
 ) -> str:
     """One attempt with the own client: connect and play on this (the camera's) thread,
     stream on the shared poller thread until `stop` is set (returns) or the stream fails
@@ -214,8 +213,6 @@ def record_with_own_client(
             raise FastIngestUnsupported from None
         except (RtspStalled, OSError, av.FFmpegError) as exc:
             raise ingest_failure(exc, scrub) from None
-        if on_connected is not None:
-            on_connected()
         # The connection stays with this thread (its supervisor); the reading and
         # muxing move to the one poller thread shared by every fast ingest.
         remuxer.begin()
