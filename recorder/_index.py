@@ -53,6 +53,32 @@ class SegmentRow:
     open: bool
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentInsert:
+    """A row to insert, or to replace the row with the same path."""
+
+    camera_id: str
+    server_id: str
+    start_ms: int
+    end_ms: int
+    path: str  # relative to the recordings folder, POSIX separators
+    bytes: int
+    codec: str
+    width: int
+    height: int
+    open: bool  # still being written
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentUpdate:
+    """How far the segment at `path` reaches now."""
+
+    path: str
+    end_ms: int
+    bytes: int
+    open: bool
+
+
 _COLUMNS = "id, camera_id, server_id, start_ms, end_ms, path, bytes, codec, width, height, open"
 
 
@@ -159,24 +185,37 @@ class SegmentIndex:
 
     def apply_batch(
         self,
-        inserts: Iterable[tuple],
-        updates: Iterable[tuple[int, int, bool, str]],
+        inserts: Iterable[SegmentInsert],
+        updates: Iterable[SegmentUpdate],
         starts: dict[str, int] | None = None,
     ) -> None:
-        """One transaction: inserts are (camera_id, server_id, start_ms, end_ms, path,
-        bytes, codec, width, height, open); updates are (end_ms, bytes, open, path);
-        starts maps path -> a corrected start_ms."""
+        """One transaction: inserts, updates, and `starts` (path -> a corrected
+        start_ms)."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO segments (camera_id, server_id, start_ms, end_ms,"
                     " path, bytes, codec, width, height, open) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    inserts,
+                    [
+                        (
+                            i.camera_id,
+                            i.server_id,
+                            i.start_ms,
+                            i.end_ms,
+                            i.path,
+                            i.bytes,
+                            i.codec,
+                            i.width,
+                            i.height,
+                            int(i.open),
+                        )
+                        for i in inserts
+                    ],
                 )
                 self._conn.executemany(
                     "UPDATE segments SET end_ms = ?, bytes = ?, open = ? WHERE path = ?",
-                    updates,
+                    [(u.end_ms, u.bytes, int(u.open), u.path) for u in updates],
                 )
                 if starts:
                     self._conn.executemany(
@@ -189,7 +228,7 @@ class SegmentIndex:
             self._conn.execute("COMMIT")
 
     def update(self, path: str, *, end_ms: int, bytes_: int, open_: bool) -> None:
-        self.apply_batch((), [(end_ms, bytes_, open_, path)])
+        self.apply_batch((), [SegmentUpdate(path, end_ms, bytes_, open_)])
 
     def delete_paths(self, paths: Iterable[str]) -> None:
         with self._lock:

@@ -15,6 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._backoff import backoff_delay
+from ._events import (
+    IngestEvent,
+    IngestStateChanged,
+    SegmentClosed,
+    SegmentOpened,
+    SegmentProgress,
+)
 from ._ffmpeg_ingest import record_with_ffmpeg
 from ._model import CONNECTING, ERROR, RECONNECTING, STOPPED, CameraSource
 from ._naming import segment_relpath
@@ -27,8 +34,7 @@ log = logging.getLogger(__name__)
 HEALTHY_ATTEMPT_S = 10.0  # an attempt that recorded this long resets the backoff
 STORAGE_RETRY_S = 1.0
 
-# Events posted to the loop: (kind, ingest, *fields)
-Post = Callable[[tuple], None]
+Post = Callable[[IngestEvent], None]  # hands an event to the event loop
 
 
 def record_attempt(
@@ -134,21 +140,21 @@ class CameraIngest:
     def segment_opened(self, relpath: str, start_ms: int, codec: str, w: int, h: int) -> None:
         self.last_activity = time.monotonic()
         self.recording = True
-        self._post(("opened", self, relpath, start_ms, codec, w, h))
+        self._post(SegmentOpened(self, relpath, start_ms, codec, w, h))
 
     def segment_progress(
         self, relpath: str, start_ms: int, end_ms: int, size: int, bitrate_bps: float, fps: float
     ) -> None:
         self.last_activity = time.monotonic()
-        self._post(("progress", self, relpath, start_ms, end_ms, size, bitrate_bps, fps))
+        self._post(SegmentProgress(self, relpath, start_ms, end_ms, size, bitrate_bps, fps))
 
     def segment_closed(self, relpath: str, end_ms: int, size: int) -> None:
-        self._post(("closed", self, relpath, end_ms, size))
+        self._post(SegmentClosed(self, relpath, end_ms, size))
 
     # --- supervisor -----------------------------------------------------------------
     def _state(self, state: str, error: str | None = None) -> None:
         self.last_activity = time.monotonic()
-        self._post(("state", self, state, error))
+        self._post(IngestStateChanged(self, state, error))
 
     def _run(self) -> None:
         src = self.source
@@ -204,4 +210,4 @@ class CameraIngest:
                 self._stop.wait(backoff_delay(failures, self._rng))
         finally:
             self.recording = False
-            self._post(("state", self, STOPPED, None))
+            self._post(IngestStateChanged(self, STOPPED, None))

@@ -13,12 +13,19 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ._events import (
+    IngestEvent,
+    IngestStateChanged,
+    SegmentClosed,
+    SegmentOpened,
+    SegmentProgress,
+)
 from ._export import export_segments
-from ._index import SegmentIndex
+from ._index import SegmentIndex, SegmentInsert, SegmentUpdate
 from ._ingest import CameraIngest
 from ._model import (
     ERROR,
@@ -67,6 +74,15 @@ class _Live:
         )
 
 
+@dataclass(slots=True)
+class _OpenSegment:
+    """A segment being written, as far as its reports say (loop thread only)."""
+
+    camera_id: str
+    start_ms: int
+    end_ms: int
+
+
 def _ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise RecorderError("times must be timezone-aware (UTC)")
@@ -107,9 +123,10 @@ class RecorderService:
         self._ingests: dict[str, CameraIngest] = {}
         self._retired: list[CameraIngest] = []  # stopped or abandoned, not yet joined
         self._live: dict[str, _Live] = {}
-        self._open: dict[str, list] = {}  # relpath -> [camera_id, start_ms, end_ms]
-        self._pending_inserts: dict[str, tuple] = {}
-        self._pending_updates: dict[str, tuple[int, int, bool, str]] = {}
+        self._open: dict[str, _OpenSegment] = {}  # by relpath
+        # Index writes waiting for the next flush, by relpath:
+        self._pending_inserts: dict[str, SegmentInsert] = {}
+        self._pending_updates: dict[str, SegmentUpdate] = {}
         self._pending_deletes: list[str] = []
         self._pending_starts: dict[str, int] = {}  # start corrected while growing
         self._flush_lock = asyncio.Lock()
@@ -202,55 +219,60 @@ class RecorderService:
             log.warning("camera %s: ingest thread did not stop in time", ingest.camera_id)
 
     # --- events from ingest threads --------------------------------------------------
-    def _post(self, event: tuple) -> None:
+    def _post(self, event: IngestEvent) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # loop closed meanwhile
             loop.call_soon_threadsafe(self._on_event, event)
 
-    def _on_event(self, event: tuple) -> None:
-        kind, ingest = event[0], event[1]
-        current = self._ingests.get(ingest.camera_id) is ingest
+    def _on_event(self, event: IngestEvent) -> None:
+        ingest = event.ingest
         camera_id = ingest.camera_id
-        if kind == "opened":
-            _, _, rel, start_ms, codec, width, height = event
-            self._open[rel] = [camera_id, start_ms, start_ms]
-            self._pending_inserts[rel] = (
-                camera_id,
-                self.server_id,
-                start_ms,
-                start_ms,
-                rel,
-                0,
-                codec,
-                width,
-                height,
-                1,
-            )
-            if current:
-                self._set_state(camera_id, RECORDING, None)
-        elif kind == "progress":
-            _, _, rel, start_ms, end_ms, size, bitrate, fps = event
-            if rel in self._open:
-                self._open[rel][1:] = [start_ms, end_ms]
-            self._pending_starts[rel] = start_ms
-            self._pending_updates[rel] = (end_ms, size, True, rel)
-            live = self._live.get(camera_id)
-            if current and live is not None:
-                live.bitrate_bps, live.fps, live.last_frame_ms = bitrate, fps, end_ms
-        elif kind == "closed":
-            _, _, rel, end_ms, size = event
-            self._open.pop(rel, None)
-            if size:
-                self._pending_updates[rel] = (end_ms, size, False, rel)
-            else:  # the file held nothing and was deleted
-                self._pending_updates.pop(rel, None)
-                if self._pending_inserts.pop(rel, None) is None:
-                    self._pending_deletes.append(rel)
-        elif kind == "state" and current:
-            _, _, state, error = event
-            self._set_state(camera_id, state, error)
+        # A replaced ingest's segments still go to the index; its state and live figures
+        # no longer describe the camera.
+        current = self._ingests.get(camera_id) is ingest
+        match event:
+            case SegmentOpened():
+                rel, start_ms = event.relpath, event.start_ms
+                self._open[rel] = _OpenSegment(camera_id, start_ms, start_ms)
+                self._pending_inserts[rel] = SegmentInsert(
+                    camera_id=camera_id,
+                    server_id=self.server_id,
+                    start_ms=start_ms,
+                    end_ms=start_ms,
+                    path=rel,
+                    bytes=0,
+                    codec=event.codec,
+                    width=event.width,
+                    height=event.height,
+                    open=True,
+                )
+                if current:
+                    self._set_state(camera_id, RECORDING, None)
+            case SegmentProgress():
+                rel = event.relpath
+                segment = self._open.get(rel)
+                if segment is not None:
+                    segment.start_ms, segment.end_ms = event.start_ms, event.end_ms
+                self._pending_starts[rel] = event.start_ms
+                self._pending_updates[rel] = SegmentUpdate(rel, event.end_ms, event.size, True)
+                live = self._live.get(camera_id)
+                if current and live is not None:
+                    live.bitrate_bps, live.fps = event.bitrate_bps, event.fps
+                    live.last_frame_ms = event.end_ms
+            case SegmentClosed():
+                rel = event.relpath
+                self._open.pop(rel, None)
+                if event.size:
+                    self._pending_updates[rel] = SegmentUpdate(rel, event.end_ms, event.size, False)
+                else:  # the file held nothing and was deleted
+                    self._pending_updates.pop(rel, None)
+                    if self._pending_inserts.pop(rel, None) is None:
+                        self._pending_deletes.append(rel)
+            case IngestStateChanged():
+                if current:
+                    self._set_state(camera_id, event.state, event.error)
 
     def _set_state(self, camera_id: str, state: str, error: str | None) -> None:
         live = self._live.get(camera_id)
@@ -287,7 +309,8 @@ class RecorderService:
             updates, self._pending_updates = list(self._pending_updates.values()), {}
             deletes, self._pending_deletes = self._pending_deletes, []
             starts, self._pending_starts = self._pending_starts, {}
-            inserts = [(*row[:2], starts.pop(row[4], row[2]), *row[3:]) for row in inserts]
+            # A start corrected before the first flush goes into the insert itself.
+            inserts = [replace(row, start_ms=starts.pop(row.path, row.start_ms)) for row in inserts]
             await asyncio.to_thread(self._index.apply_batch, inserts, updates, starts)
             if deletes:
                 await asyncio.to_thread(self._index.delete_paths, deletes)
@@ -368,16 +391,16 @@ class RecorderService:
         for row in self._index.overlapping(camera_id, start_ms, end_ms):
             by_server.setdefault(row.server_id, {})[row.path] = (row.start_ms, row.end_ms)
         for rel, row in self._pending_inserts.items():
-            if row[0] == camera_id:  # opened (maybe closed already) since the last flush
-                start_ms_p = self._pending_starts.get(rel, row[2])
-                by_server.setdefault(self.server_id, {})[rel] = (start_ms_p, row[3])
-        for rel, (cam, seg_start, seg_end) in self._open.items():
-            if cam == camera_id:  # growing segments: newer than the index
-                by_server.setdefault(self.server_id, {})[rel] = (seg_start, seg_end)
-        for rel, (end_ms_u, _size, _open, _p) in self._pending_updates.items():
+            if row.camera_id == camera_id:  # opened (maybe closed already) since the last flush
+                start_ms_p = self._pending_starts.get(rel, row.start_ms)
+                by_server.setdefault(self.server_id, {})[rel] = (start_ms_p, row.end_ms)
+        for rel, segment in self._open.items():
+            if segment.camera_id == camera_id:  # growing segments: newer than the index
+                by_server.setdefault(self.server_id, {})[rel] = (segment.start_ms, segment.end_ms)
+        for rel, update in self._pending_updates.items():
             mine = by_server.get(self.server_id, {})
             if rel in mine:
-                mine[rel] = (mine[rel][0], max(mine[rel][1], end_ms_u))
+                mine[rel] = (mine[rel][0], max(mine[rel][1], update.end_ms))
         periods = [
             Period(_dt(s), _dt(e), server_id)
             for server_id, spans in by_server.items()

@@ -4,7 +4,14 @@ from pathlib import Path
 import pytest
 
 from recorder import IndexUnusable
-from recorder._index import MIGRATIONS, SCHEMA_VERSION, SegmentIndex, migrate
+from recorder._index import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SegmentIndex,
+    SegmentInsert,
+    SegmentUpdate,
+    migrate,
+)
 
 
 def _insert(index: SegmentIndex, path: str, start: int, end: int, open_: bool = False) -> int:
@@ -74,8 +81,11 @@ def test_batch_updates_overlap_query_and_delete(tmp_path: Path) -> None:
     index = SegmentIndex(tmp_path / "index.db")
     a = _insert(index, "c/2026-01-01/00-00-00.mp4", 0, 1000)
     index.apply_batch(
-        [("c", "s1", 1000, 1000, "c/2026-01-01/00-00-01.mp4", 0, "h264", 1, 1, 1)],
-        [(2500, 99, True, "c/2026-01-01/00-00-01.mp4"), (1100, 11, False, a and "nope")],
+        [SegmentInsert("c", "s1", 1000, 1000, "c/2026-01-01/00-00-01.mp4", 0, "h264", 1, 1, True)],
+        [
+            SegmentUpdate("c/2026-01-01/00-00-01.mp4", 2500, 99, open=True),
+            SegmentUpdate(a and "nope", 1100, 11, open=False),
+        ],
     )
     rows = index.overlapping("c", 900, 3000)
     assert [(r.start_ms, r.end_ms, r.bytes, r.open) for r in rows] == [
