@@ -7,9 +7,10 @@ subprocess; start a recorder worker process (RecorderService, 60 s segments) and
 its RSS; give it the N cameras and, at the same time, start N ffmpeg processes on the
 same streams; after a warm-up, measure the CPU (psutil, user+system) of the recorder
 process and of all ffmpeg processes over the same window, and the recorder's RSS. The
-ratio is recorder CPU / summed ffmpeg CPU (DESIGN.md §7 target <= 0.5), memory per
-stream is the recorder's RSS growth / N (target <= 8 MiB). Prints a table and writes the
-section `## Ingest (bench/ingest.py)` of bench/RESULTS.md.
+ratio is recorder CPU / summed ffmpeg CPU (target <= 0.5: recording must cost at most
+half of what `ffmpeg -c copy` costs), memory per stream is the recorder's RSS growth / N
+(target <= 8 MiB). Prints a table and writes the section `## Ingest (bench/ingest.py)`
+of bench/RESULTS.md.
 
     python bench/ingest.py                  # 16, 64, 128 streams, 20 s windows
     python bench/ingest.py --quick          # 4 streams, 6 s window
@@ -232,7 +233,7 @@ def format_table(rows: list[dict], args: argparse.Namespace, duration_s: float) 
         "its own RTSP/TCP client, or by FFmpeg's through PyAV); ffmpeg = one "
         "`ffmpeg -rtsp_transport tcp -i URL -c copy -f segment` per stream, CPU summed; both "
         f"record the same streams at the same time; CPU over {duration_s:g} s after warm-up. "
-        "Targets (DESIGN.md §7): ratio <= 0.5, 128 streams with the node <= 0.5 core, "
+        "Targets: ratio <= 0.5, 128 streams with the node <= 0.5 core, "
         "<= 8 MiB per stream.",
         "",
         "| streams | recorder RTSP reader | recorder CPU (cores) "

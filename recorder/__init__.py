@@ -11,8 +11,8 @@ its own-client stream plays, one poller thread shared by all cameras (`_poller`)
 every camera's socket every 0.4 s and remuxes what came; FFmpeg-read cameras read and
 remux on their own thread. A stop keeps everything received up to it.
 
-Public surface (see notes/INTERFACES.md): CameraSource, CameraStatus, Period,
-RetentionPolicy, RecorderService, and the error classes."""
+Public surface, what the node uses: CameraSource, CameraStatus, Period, RetentionPolicy,
+RecorderService, and the error classes; the `_private` modules may change freely."""
 
 from ._model import (
     CameraSource,
