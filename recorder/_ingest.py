@@ -1,8 +1,10 @@
 """One camera's ingest: a named thread that supervises recording attempts.
 
 Supervise, don't repair: an attempt that fails ends (its segment closed); the
-supervisor waits a capped, jittered exponential backoff and starts a fresh one. All
-reports go to the event loop through `post` (call_soon_threadsafe)."""
+supervisor waits a capped, jittered exponential backoff and starts a fresh one. An
+attempt reads the camera with the own RTSP client (`_own_ingest`) while the camera
+allows it, with FFmpeg's (`_ffmpeg_ingest`) otherwise. All reports go to the event loop
+as `_events` through `post` (call_soon_threadsafe)."""
 
 from __future__ import annotations
 
