@@ -23,17 +23,20 @@ from node.api.models import (
 from node.api.security import Admin, Node, Owner, Viewer
 from node.app import NodeRuntime
 from node.membership._types import LoadReport
-from node.security._auth import Role, verify_password
-from node.security._join_token import mint_join_token
+from node.security import (
+    ConfirmError,
+    Role,
+    check_confirm_token,
+    mint_confirm_token,
+    mint_join_token,
+    verify_password,
+)
 from node.system import (
     LAST_SERVER_MESSAGE,
-    ConfirmError,
     JoinError,
     Server,
     add_server,
     camera_deletions,
-    check_confirm_token,
-    mint_confirm_token,
     plan_detach,
 )
 

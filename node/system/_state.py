@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from node.replication import Record, RecordStore
-from node.security._auth import Role
+from node.security import Role
 from node.system._records import Priority, Server
 
 SYSTEM_KEY = "system"

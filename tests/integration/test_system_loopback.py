@@ -17,7 +17,7 @@ import pytest
 from node_harness import OWNER, OWNER_PASSWORD, ROOT, camkeep_command, wait_until
 from websockets.sync.client import connect
 
-from node.security._internode import sign_request
+from node.security import sign_request
 
 node_factory = node_harness.node_factory  # fixture
 NO_MDNS = "[discovery]\nmdns = false\n"
