@@ -15,7 +15,7 @@ from node.cli._client import (
     human_bytes,
     run_command,
 )
-from node.cli._timerange import add_range_arguments, iso, time_range
+from node.cli._timerange import add_range_arguments, range_params, time_range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,14 +45,17 @@ def run(args: argparse.Namespace) -> int:
 
         with client_from_args(args) as client:
             (camera_id,) = resolve(client, [args.camera])
+            params = range_params(start, end)
             print(
-                f"exporting {args.camera} {iso(start)} .. {iso(end)}", file=sys.stderr, flush=True
+                f"exporting {args.camera} {params['start']} .. {params['end']}",
+                file=sys.stderr,
+                flush=True,
             )
             try:
                 with open(partial, "wb") as out:
                     size = client.download(
                         f"/api/v1/cameras/{camera_id}/export",
-                        {"start": iso(start), "end": iso(end)},
+                        params,
                         out,
                         progress,
                     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 
 from node.cli._cameras import resolve
 from node.cli._client import add_server_arguments, client_from_args, print_table, run_command
-from node.cli._timerange import add_range_arguments, iso, time_range
+from node.cli._timerange import add_range_arguments, range_params, time_range
+from node.timefmt import parse_utc_iso
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,12 +24,12 @@ def run(args: argparse.Namespace) -> int:
             answer = client.request(
                 "GET",
                 f"/api/v1/cameras/{camera_id}/recordings",
-                params={"start": iso(start), "end": iso(end)},
+                params=range_params(start, end),
             )
         rows = []
         for period in answer["periods"]:
-            begin = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
-            finish = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
+            begin = parse_utc_iso(period["start"], naive_is_utc=True)
+            finish = parse_utc_iso(period["end"], naive_is_utc=True)
             rows.append(
                 [
                     period["start"],
