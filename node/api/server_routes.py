@@ -39,6 +39,7 @@ from node.system import (
     camera_deletions,
     plan_detach,
 )
+from node.timefmt import utc_iso
 
 router = APIRouter(prefix="/api/v1", tags=["servers"])
 DETACH_PATH = "/api/v1/internal/detach"
@@ -161,8 +162,8 @@ async def detach_server(
             **plan.to_json(),
             "done": False,
             "confirm_token": token,
-            "confirm_after": _iso(valid_from),
-            "confirm_expires_at": _iso(expires_at),
+            "confirm_after": utc_iso(valid_from, timespec="milliseconds"),
+            "confirm_expires_at": utc_iso(expires_at, timespec="milliseconds"),
         }
     if body.confirm_token is not None:
         try:
@@ -234,12 +235,4 @@ async def create_join_token(body: JoinTokenIn, node: Node, _caller: Owner) -> Jo
     )
     return JoinTokenOut(
         token=token, expires_at=datetime.fromtimestamp(expires_at, UTC), system_id=system["id"]
-    )
-
-
-def _iso(unix_s: float) -> str:
-    return (
-        datetime.fromtimestamp(unix_s, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
     )
