@@ -215,4 +215,4 @@ def test_cli_join_token_add_detach_self(pair) -> None:
     assert health(b)["state"] == "undefined"
     wait_until(lambda: server_ids(a, token) == {health(a)["node_id"]}, 5.0, "a alone")
     wrong = cli("servers", "--server", a.url, *creds, "detach", "nosuch", "--remove-cameras")
-    assert wrong.returncode == 1 and "no single server" in wrong.stderr
+    assert wrong.returncode == 1 and "no server 'nosuch'" in wrong.stderr
