@@ -27,8 +27,7 @@ from node.api.query_range import query_range
 from node.api.security import Node, get_node
 from node.recordings import period_to_json
 from node.replication import ReplicaError, parse_records, record_to_json
-from node.security._internode import request_target
-from node.security._join_token import JoinTokenError, verify_join_token
+from node.security import JoinTokenError, request_target, verify_join_token
 from node.system import JoinError, accept_join, add_server
 from recorder import RecorderError
 

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 
 from node.api.errors import ApiError
 from node.app import NodeRuntime
-from node.security._auth import AuthError, Role, role_allows
+from node.security import AuthError, Role, role_allows
 
 UNDEFINED_REASON = "this server is undefined: set up a system first (POST /api/v1/system/setup)"
 

@@ -23,19 +23,23 @@ from node.api.models import (
 from node.api.security import Admin, Node, Owner, Viewer
 from node.app import NodeRuntime
 from node.membership._types import LoadReport
-from node.security._auth import Role, verify_password
-from node.security._join_token import mint_join_token
+from node.security import (
+    ConfirmError,
+    Role,
+    check_confirm_token,
+    mint_confirm_token,
+    mint_join_token,
+    verify_password,
+)
 from node.system import (
     LAST_SERVER_MESSAGE,
-    ConfirmError,
     JoinError,
     Server,
     add_server,
     camera_deletions,
-    check_confirm_token,
-    mint_confirm_token,
     plan_detach,
 )
+from node.timefmt import utc_iso
 
 router = APIRouter(prefix="/api/v1", tags=["servers"])
 DETACH_PATH = "/api/v1/internal/detach"
@@ -158,8 +162,8 @@ async def detach_server(
             **plan.to_json(),
             "done": False,
             "confirm_token": token,
-            "confirm_after": _iso(valid_from),
-            "confirm_expires_at": _iso(expires_at),
+            "confirm_after": utc_iso(valid_from, timespec="milliseconds"),
+            "confirm_expires_at": utc_iso(expires_at, timespec="milliseconds"),
         }
     if body.confirm_token is not None:
         try:
@@ -231,12 +235,4 @@ async def create_join_token(body: JoinTokenIn, node: Node, _caller: Owner) -> Jo
     )
     return JoinTokenOut(
         token=token, expires_at=datetime.fromtimestamp(expires_at, UTC), system_id=system["id"]
-    )
-
-
-def _iso(unix_s: float) -> str:
-    return (
-        datetime.fromtimestamp(unix_s, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
     )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from node.api.errors import ApiError
 from node.api.models import LoginIn, LoginOut, SetupIn, SetupOut, UserIn, UserOut
 from node.api.security import Admin, Node, Viewer
-from node.security._auth import Role, hash_password, verify_password
+from node.security import Role, hash_password, verify_password
 
 router = APIRouter(prefix="/api/v1")
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from node.system import Camera
+from node.timefmt import utc_iso
 from recorder import CameraStatus
 
 
@@ -16,9 +17,7 @@ def status_json(status: CameraStatus) -> dict[str, Any]:
         "last_error": status.last_error,
         "bitrate_bps": round(status.bitrate_bps, 1),
         "fps": round(status.fps, 2),
-        "last_frame_at": None
-        if status.last_frame_at is None
-        else status.last_frame_at.isoformat().replace("+00:00", "Z"),
+        "last_frame_at": None if status.last_frame_at is None else utc_iso(status.last_frame_at),
     }
 
 

@@ -39,9 +39,13 @@ from node.failover import FailoverService
 from node.membership._load import LoadSampler
 from node.membership._types import MemberEvent
 from node.replication import HybridClock, Record, RecordStore, connect
-from node.security._auth import LoginThrottle
-from node.security._internode import InternodeAuth, InternodeVerifier, require_internode
-from node.security._system_keys import SystemKeys
+from node.security import (
+    InternodeAuth,
+    InternodeVerifier,
+    LoginThrottle,
+    SystemKeys,
+    require_internode,
+)
 from node.system import AutoJoiner, SystemState, new_server_record
 from recorder import CameraStatus, RecorderService, RetentionPolicy
 

@@ -7,7 +7,6 @@ import json
 import sys
 
 from node.cli._client import (
-    ApiClient,
     CliError,
     add_server_arguments,
     client_from_args,
@@ -15,6 +14,7 @@ from node.cli._client import (
     run_command,
     with_spinner,
 )
+from node.cli._resolve import CAMERA, resolve_ids, resolve_one
 from node.system import Priority
 
 PRIORITIES = tuple(p.value for p in Priority)
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list the system's cameras with their status")
     sub.add_parser("discovered", help="ONVIF cameras found by WS-Discovery near the server")
     show = sub.add_parser("show", help="one camera in detail (JSON)")
-    show.add_argument("camera", help="camera id or name")
+    show.add_argument("camera", help="camera id, id prefix or name")
     add = sub.add_parser("add", help="add a camera by ONVIF address or RTSP URL")
     add.add_argument("--name", required=True)
     source = add.add_mutually_exclusive_group(required=True)
@@ -47,26 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     delete = sub.add_parser(
         "delete", help="delete a camera (its recordings stay on disk until retention)"
     )
-    delete.add_argument("camera", help="camera id or name")
+    delete.add_argument("camera", help="camera id, id prefix or name")
     priority = sub.add_parser("priority", help="set the failover priority of cameras")
     priority.add_argument("priority", choices=PRIORITIES)
-    priority.add_argument("cameras", nargs="+", help="camera ids or names")
-
-
-def resolve(client: ApiClient, names: list[str]) -> list[str]:
-    """Camera ids from ids or names."""
-    cameras = client.request("GET", "/api/v1/cameras")
-    by_name = {c["name"]: c["id"] for c in cameras}
-    ids = {c["id"] for c in cameras}
-    out = []
-    for name in names:
-        if name in ids:
-            out.append(name)
-        elif name in by_name:
-            out.append(by_name[name])
-        else:
-            raise CliError(f"no camera {name!r}")
-    return out
+    priority.add_argument("cameras", nargs="+", help="camera ids, id prefixes or names")
 
 
 def _onvif(address: str, user: str | None, password: str | None) -> dict:
@@ -124,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                     ],
                 )
             elif args.action == "show":
-                (camera_id,) = resolve(client, [args.camera])
+                camera_id = resolve_one(client, CAMERA, args.camera)["id"]
                 json.dump(
                     client.request("GET", f"/api/v1/cameras/{camera_id}"), sys.stdout, indent=2
                 )
@@ -149,11 +133,11 @@ def run(args: argparse.Namespace) -> int:
                 name, stream = camera["name"], camera["stream_url"]
                 print(f"camera {name!r} added: id {camera['id']}, stream {stream}")
             elif args.action == "delete":
-                (camera_id,) = resolve(client, [args.camera])
+                camera_id = resolve_one(client, CAMERA, args.camera)["id"]
                 client.request("DELETE", f"/api/v1/cameras/{camera_id}")
                 print(f"camera {args.camera!r} deleted")
             elif args.action == "priority":
-                ids = resolve(client, args.cameras)
+                ids = resolve_ids(client, CAMERA, args.cameras)
                 changed = client.request(
                     "PUT",
                     "/api/v1/cameras/priority",

@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from node.cli._cameras import resolve
 from node.cli._client import (
     CliError,
     add_server_arguments,
@@ -15,12 +14,13 @@ from node.cli._client import (
     human_bytes,
     run_command,
 )
-from node.cli._timerange import add_range_arguments, iso, time_range
+from node.cli._resolve import CAMERA, resolve_one
+from node.cli._timerange import add_range_arguments, range_params, time_range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_server_arguments(parser)
-    parser.add_argument("camera", help="camera id or name")
+    parser.add_argument("camera", help="camera id, id prefix or name")
     add_range_arguments(parser, "5m")
     parser.add_argument("-o", "--output", type=Path, required=True, help="MP4 file to write")
 
@@ -44,15 +44,18 @@ def run(args: argparse.Namespace) -> int:
                 )
 
         with client_from_args(args) as client:
-            (camera_id,) = resolve(client, [args.camera])
+            camera_id = resolve_one(client, CAMERA, args.camera)["id"]
+            params = range_params(start, end)
             print(
-                f"exporting {args.camera} {iso(start)} .. {iso(end)}", file=sys.stderr, flush=True
+                f"exporting {args.camera} {params['start']} .. {params['end']}",
+                file=sys.stderr,
+                flush=True,
             )
             try:
                 with open(partial, "wb") as out:
                     size = client.download(
                         f"/api/v1/cameras/{camera_id}/export",
-                        {"start": iso(start), "end": iso(end)},
+                        params,
                         out,
                         progress,
                     )

@@ -11,12 +11,12 @@ import argparse
 from typing import Any
 
 from node.cli._client import (
-    CliError,
     add_server_arguments,
     client_from_args,
     print_table,
     run_command,
 )
+from node.cli._resolve import CAMERA, SERVER, resolve_ids, resolve_one
 from node.system import Priority
 
 PRIORITIES = tuple(p.value for p in Priority)
@@ -35,16 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     state.add_argument("--enable", action="store_true")
     state.add_argument("--disable", action="store_true")
     settings.add_argument("--max-cameras", type=int, help="max cameras (default: unchanged)")
-
-
-def pick(items: list[dict[str, Any]], wanted: str, what: str) -> dict[str, Any]:
-    """The one item whose id, name or id prefix is `wanted`; CliError otherwise."""
-    exact = [i for i in items if wanted in (i["id"], i.get("name"))]
-    matches = exact or [i for i in items if i["id"].startswith(wanted)]
-    if len(matches) != 1:
-        found = "no" if not matches else f"{len(matches)}"
-        raise CliError(f"{found} {what}s match {wanted!r}")
-    return matches[0]
 
 
 def _show(view: dict[str, Any]) -> None:
@@ -88,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
             if args.action == "show":
                 _show(client.request("GET", "/api/v1/failover"))
             elif args.action == "set-priority":
-                cameras = client.request("GET", "/api/v1/cameras")
-                ids = list(dict.fromkeys(pick(cameras, c, "camera")["id"] for c in args.cameras))
+                ids = resolve_ids(client, CAMERA, args.cameras)
                 changed = client.request(
                     "PUT",
                     "/api/v1/cameras/priority",
@@ -98,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 for camera in changed:
                     print(f"{camera['name']}: priority {camera['priority']}")
             else:
-                server = pick(client.request("GET", "/api/v1/servers"), args.target, "server")
+                server = resolve_one(client, SERVER, args.target)
                 enabled = server["failover_enabled"]
                 if args.enable or args.disable:
                     enabled = bool(args.enable)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 
-from node.cli._cameras import resolve
 from node.cli._client import add_server_arguments, client_from_args, print_table, run_command
-from node.cli._timerange import add_range_arguments, iso, time_range
+from node.cli._resolve import CAMERA, resolve_one
+from node.cli._timerange import add_range_arguments, range_params, time_range
+from node.timefmt import parse_utc_iso
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_server_arguments(parser)
-    parser.add_argument("camera", help="camera id or name")
+    parser.add_argument("camera", help="camera id, id prefix or name")
     add_range_arguments(parser, "1h")
 
 
@@ -20,16 +20,16 @@ def run(args: argparse.Namespace) -> int:
     def body() -> int:
         start, end = time_range(args)
         with client_from_args(args) as client:
-            (camera_id,) = resolve(client, [args.camera])
+            camera_id = resolve_one(client, CAMERA, args.camera)["id"]
             answer = client.request(
                 "GET",
                 f"/api/v1/cameras/{camera_id}/recordings",
-                params={"start": iso(start), "end": iso(end)},
+                params=range_params(start, end),
             )
         rows = []
         for period in answer["periods"]:
-            begin = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
-            finish = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
+            begin = parse_utc_iso(period["start"], naive_is_utc=True)
+            finish = parse_utc_iso(period["end"], naive_is_utc=True)
             rows.append(
                 [
                     period["start"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
 
 from node.cli._client import (
     ApiClient,
@@ -17,6 +16,7 @@ from node.cli._client import (
     print_table,
     run_command,
 )
+from node.cli._resolve import SERVER, resolve_one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     detach = sub.add_parser(
         "detach", help="detach a server (owner only; confirms after a 5-second wait)"
     )
-    detach.add_argument("server_id", help="server id (or name)")
+    detach.add_argument("server_id", help="server id, id prefix or name")
     choice = detach.add_mutually_exclusive_group(required=True)
     choice.add_argument("--keep-cameras", action="store_true", help="its cameras stay")
     choice.add_argument("--remove-cameras", action="store_true", help="its cameras are removed")
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     failover = sub.add_parser(
         "failover", help="enable/disable failover and set max cameras of a server"
     )
-    failover.add_argument("server_id", help="server id (or name)")
+    failover.add_argument("server_id", help="server id, id prefix or name")
     state = failover.add_mutually_exclusive_group(required=True)
     state.add_argument("--enable", action="store_true")
     state.add_argument("--disable", action="store_true")
@@ -117,16 +117,8 @@ def _add(client: ApiClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def _find(client: ApiClient, wanted: str) -> dict[str, Any]:
-    servers = client.request("GET", "/api/v1/servers")
-    matches = [s for s in servers if wanted in (s["id"], s["name"]) or s["id"].startswith(wanted)]
-    if len(matches) != 1:
-        raise CliError(f"no single server matches {wanted!r}")
-    return matches[0]
-
-
 def _detach(client: ApiClient, args: argparse.Namespace) -> int:
-    server = _find(client, args.server_id)
+    server = resolve_one(client, SERVER, args.server_id)
     keep = bool(args.keep_cameras)
     path = f"/api/v1/servers/{server['id']}/detach"
     plan = client.request("POST", path, json={"keep_cameras": keep, "dry_run": True})
@@ -154,7 +146,7 @@ def _join_token(client: ApiClient, args: argparse.Namespace) -> int:
 
 
 def _failover(client: ApiClient, args: argparse.Namespace) -> int:
-    server = _find(client, args.server_id)
+    server = resolve_one(client, SERVER, args.server_id)
     max_cameras = server["max_cameras"] if args.max_cameras is None else args.max_cameras
     updated = client.request(
         "PUT",

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from node.cli._client import CliError
+from node.timefmt import parse_utc_iso, utc_iso
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -31,10 +32,9 @@ def parse_duration(text: str) -> timedelta:
 
 def parse_time(text: str, option: str) -> datetime:
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_utc_iso(text.strip(), naive_is_utc=True)
     except ValueError:
         raise CliError(f"{option}: {text!r} is not an ISO 8601 time") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def time_range(args: argparse.Namespace) -> tuple[datetime, datetime]:
@@ -45,5 +45,9 @@ def time_range(args: argparse.Namespace) -> tuple[datetime, datetime]:
     return start, end
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def range_params(start: datetime, end: datetime) -> dict[str, str]:
+    """The range as the API's query takes it: UTC ISO 8601 with milliseconds."""
+    return {
+        "start": utc_iso(start, timespec="milliseconds"),
+        "end": utc_iso(end, timespec="milliseconds"),
+    }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from urllib.parse import quote
 
 from node.cli._client import add_server_arguments, client_from_args, print_table, run_command
+from node.cli._resolve import USER, resolve_one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
                 )
                 print(f"user {args.username!r} added as {args.role}")
             else:
-                client.request("DELETE", f"/api/v1/users/{args.username}")
+                username = resolve_one(client, USER, args.username)["username"]
+                client.request("DELETE", f"/api/v1/users/{quote(username, safe='')}")
                 print(f"user {args.username!r} deleted")
         return 0
 

@@ -8,8 +8,9 @@ Wire format of one UDP datagram (at most `MAX_DATAGRAM_BYTES`):
 "boot": sender's codec boot id, "inc": incarnation, "type": message type, "seq": per-boot
 sequence number, "ts": sender wall clock ms, "p": payload object}.
 
-The key is HMAC(system secret, "camkeep gossip v1"), so the secret itself never keys a
-MAC and other uses of the secret get other keys. `decode()` checks, in this order:
+The key is node.security's derive_key(system secret, PURPOSE_GOSSIP) (HMAC(secret,
+"camkeep gossip v1" || 0x01)), so the secret itself never keys a MAC and other uses of
+the secret get other keys. `decode()` checks, in this order:
 size, magic, MAC (constant time), JSON shape, system id, timestamp window (±30 s by
 default, `now_ms` injected) and replay (per (sender, boot): a sliding window of
 sequence numbers, IPsec style). Every failure raises `GossipRejected(reason)` and
@@ -18,14 +19,14 @@ nothing else; a rejected datagram changes no state.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from node.security import PURPOSE_GOSSIP, derive_key, mac, same_mac
 
 MAGIC = b"CKG1"
 TAG_BYTES = 32
@@ -38,7 +39,6 @@ MAX_PAYLOAD_BYTES = MAX_DATAGRAM_BYTES - 320
 DEFAULT_WINDOW_MS = 30_000  # accepted clock skew / message age, either way
 REPLAY_WINDOW_SEQS = 1024  # how far behind the newest seq a late datagram may arrive
 MAX_REPLAY_STATES = 4096  # (sender, boot) pairs remembered; only authenticated ones
-KEY_INFO = b"camkeep gossip v1"
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TYPE_PATTERN = re.compile(r"[a-z_]{1,16}")
@@ -67,13 +67,6 @@ class Envelope:
     seq: int
     ts_ms: int
     payload: dict[str, Any]
-
-
-def derive_gossip_key(system_secret: bytes) -> bytes:
-    """The MAC key for gossip, derived from the system secret (HKDF-expand, one block)."""
-    if not system_secret:
-        raise ValueError("system secret must not be empty")
-    return hmac.new(system_secret, KEY_INFO + b"\x01", hashlib.sha256).digest()
 
 
 def payload_size(payload: Mapping[str, Any]) -> int:
@@ -136,7 +129,7 @@ class GossipCodec:
         self.node_id = node_id
         self.boot = secrets.randbits(63) if boot is None else boot
         self.window_ms = window_ms
-        self._key = derive_gossip_key(system_secret)
+        self._key = derive_key(system_secret, PURPOSE_GOSSIP)
         self._next_seq = 0
         self._replay: dict[tuple[str, int], _ReplayState] = {}
 
@@ -168,7 +161,7 @@ class GossipCodec:
         return datagram
 
     def _tag(self, body: bytes) -> bytes:
-        return hmac.new(self._key, MAGIC + body, hashlib.sha256).digest()
+        return mac(self._key, MAGIC + body)
 
     # ------------------------------------------------------------------ decode
 
@@ -184,7 +177,7 @@ class GossipCodec:
         if data[: len(MAGIC)] != MAGIC:
             raise GossipRejected("bad_magic")
         tag, body = data[len(MAGIC) : len(MAGIC) + TAG_BYTES], data[len(MAGIC) + TAG_BYTES :]
-        if not hmac.compare_digest(tag, self._tag(body)):
+        if not same_mac(tag, self._tag(body)):
             raise GossipRejected("bad_mac")
         envelope = self._parse_body(body)
         if envelope.system_id != self.system_id:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -27,6 +27,7 @@ import httpx
 from node.recordings._concat import ConcatError, concat_mp4
 from node.recordings._merge import MergedPeriod, Piece, export_pieces, merge_periods
 from node.system import Server, SystemState
+from node.timefmt import parse_utc_iso, utc_iso
 from recorder import ExportError, Period, RecorderError, RecorderService
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,12 @@ class MergeError(Exception):
     """Nothing to export in that range on any reachable server."""
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def period_to_json(period: Period | MergedPeriod) -> dict[str, Any]:
-    return {"start": iso(period.start), "end": iso(period.end), "server_id": period.server_id}
+    return {
+        "start": utc_iso(period.start),
+        "end": utc_iso(period.end),
+        "server_id": period.server_id,
+    }
 
 
 def parse_periods(body: Any, server_id: str) -> list[Period]:
@@ -85,10 +86,7 @@ def parse_periods(body: Any, server_id: str) -> list[Period]:
 def _parse_time(value: Any) -> datetime:
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError("time must be an ISO 8601 string")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError("time must carry its offset (UTC)")
-    return parsed.astimezone(UTC)
+    return parse_utc_iso(value)
 
 
 def live_peers(node: RecordingsHost) -> list[tuple[str, str]]:
@@ -111,7 +109,7 @@ async def _remote_periods(
 ) -> list[Period]:
     answer = await node.http_client().get(
         url.rstrip("/") + _path(INTERNAL_PERIODS_PATH, camera_id),
-        params={"start": iso(start), "end": iso(end)},
+        params={"start": utc_iso(start), "end": utc_iso(end)},
         timeout=PERIODS_TIMEOUT_S,
     )
     answer.raise_for_status()
@@ -146,7 +144,7 @@ async def _fetch_piece(
     async with client.stream(
         "GET",
         url.rstrip("/") + _path(INTERNAL_EXPORT_PATH, camera_id),
-        params={"start": iso(piece.start), "end": iso(piece.end)},
+        params={"start": utc_iso(piece.start), "end": utc_iso(piece.end)},
         timeout=PIECE_TIMEOUT_S,
     ) as answer:
         answer.raise_for_status()

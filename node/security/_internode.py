@@ -8,8 +8,9 @@ Every internode request carries five headers:
     X-Camkeep-Nonce      32 random hex digits, never reused
     X-Camkeep-Signature  hex HMAC-SHA256(key, canonical request)
 
-key = HMAC(system secret, "camkeep internode http v1" || 0x01), so it differs from the
-gossip key (node/gossip_codec.py) and the secret itself never keys a MAC. The canonical
+key = derive_key(system secret, PURPOSE_INTERNODE) (HMAC(secret, "camkeep internode http
+v1" || 0x01), see _crypto.py), so it differs from the gossip key and the secret itself
+never keys a MAC. The canonical
 request binds everything that matters:
 
     "CKH1" \\n METHOD \\n path?query (as sent, percent-encoded) \\n system \\n node
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import hmac
 import re
 import secrets
 import time
@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import httpx
 from fastapi import HTTPException, Request
 
+from node.security._crypto import PURPOSE_INTERNODE, derive_key, mac, same_mac
+
 HEADER_SYSTEM = "X-Camkeep-System"
 HEADER_NODE = "X-Camkeep-Node"
 HEADER_TIME = "X-Camkeep-Time"
@@ -48,7 +50,6 @@ HEADER_NONCE = "X-Camkeep-Nonce"
 HEADER_SIGNATURE = "X-Camkeep-Signature"
 HEADERS = (HEADER_SYSTEM, HEADER_NODE, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE)
 
-KEY_INFO = b"camkeep internode http v1"  # gossip uses b"camkeep gossip v1"
 CANONICAL_PREFIX = "CKH1"
 DEFAULT_WINDOW_MS = 30_000  # accepted clock skew / request age, either way
 DEFAULT_MAX_NONCES = 100_000  # remembered nonces (about 1600 requests/s over 60 s)
@@ -81,13 +82,6 @@ class InternodeAuthError(Exception):
         self.reason = reason
 
 
-def derive_internode_key(system_secret: bytes) -> bytes:
-    """The MAC key for internode HTTP, derived from the system secret."""
-    if not isinstance(system_secret, bytes) or not system_secret:
-        raise ValueError("system secret must be non-empty bytes")
-    return hmac.new(system_secret, KEY_INFO + b"\x01", hashlib.sha256).digest()
-
-
 def canonical_request(
     method: str, target: str, system_id: str, node_id: str, time_ms: int, nonce: str, body: bytes
 ) -> bytes:
@@ -98,7 +92,7 @@ def canonical_request(
 
 
 def signature(key: bytes, canonical: bytes) -> str:
-    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return mac(key, canonical).hex()
 
 
 def wall_ms() -> int:
@@ -144,7 +138,7 @@ def sign_request(
         HEADER_NODE: node_id,
         HEADER_TIME: str(time_ms),
         HEADER_NONCE: nonce,
-        HEADER_SIGNATURE: signature(derive_internode_key(system_secret), canonical),
+        HEADER_SIGNATURE: signature(derive_key(system_secret, PURPOSE_INTERNODE), canonical),
     }
 
 
@@ -317,8 +311,8 @@ class InternodeVerifier:
         canonical = canonical_request(
             method, target, signed.system_id, signed.node_id, signed.time_ms, signed.nonce, body
         )
-        expected = signature(derive_internode_key(secret), canonical)
-        if not hmac.compare_digest(expected, signed.signature):
+        expected = signature(derive_key(secret, PURPOSE_INTERNODE), canonical)
+        if not same_mac(expected, signed.signature):
             raise InternodeAuthError("bad_signature")
         if self.nonces.seen(signed.nonce, signed.time_ms):
             raise InternodeAuthError("replayed")

@@ -5,23 +5,27 @@
     verify_join_token(token, secret, system_id, now=time.time())   # on a system node
 
 A token is `ckj1.<base64url JSON {"s": system id, "exp": unix s, "n": nonce}>.<MAC>`,
-MAC = HMAC-SHA256(key, payload) with key = SHA256("camkeep join v1\\0" || secret), so it
-is neither a login token nor an internode signature. It carries no password; it is
-usable by anyone holding it until it expires (keep expiries short). Only a node that
-has the system secret can check it: the joining node reads the system id unverified
-just to know which nodes to ask.
+MAC = HMAC-SHA256(key, payload) with key = SHA256("camkeep join v1\\0" || secret)
+(`derive_token_key`, see _crypto.py), so it is neither a login token nor an internode
+signature. It carries no password; it is usable by anyone holding it until it expires
+(keep expiries short). Only a node that has the system secret can check it: the joining
+node reads the system id unverified just to know which nodes to ask.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import re
 import secrets
 from dataclasses import dataclass
+
+from node.security._crypto import (
+    PURPOSE_JOIN_TOKEN,
+    derive_token_key,
+    mac_b64,
+    same_mac,
+    seal_token,
+    token_body,
+)
 
 TOKEN_PREFIX = "ckj1"
 MAX_TOKEN_LEN = 512
@@ -41,19 +45,7 @@ class JoinClaims:
 
 
 def _key(secret: bytes) -> bytes:
-    return hashlib.sha256(b"camkeep join v1\0" + secret).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(secret: bytes, payload: str) -> str:
-    return _b64(hmac.new(_key(secret), payload.encode(), hashlib.sha256).digest())
+    return derive_token_key(secret, PURPOSE_JOIN_TOKEN)
 
 
 def mint_join_token(
@@ -64,8 +56,7 @@ def mint_join_token(
         raise JoinTokenError(f"ttl_s must be in (0, {MAX_TTL_S}]")
     expires_at = round(now + ttl_s, 3)
     body = {"s": system_id, "exp": expires_at, "n": secrets.token_hex(8)}
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{TOKEN_PREFIX}.{payload}.{_mac(secret, payload)}", expires_at
+    return seal_token(TOKEN_PREFIX, _key(secret), body), expires_at
 
 
 def read_claims(token: str) -> JoinClaims:
@@ -76,9 +67,9 @@ def read_claims(token: str) -> JoinClaims:
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         raise JoinTokenError("join token malformed (expected ckj1.<payload>.<signature>)")
     try:
-        body = json.loads(_unb64(parts[1]))
+        body = token_body(parts[1])
         claims = JoinClaims(str(body["s"]), float(body["exp"]), str(body["n"]))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError):
         raise JoinTokenError("join token malformed") from None
     if not _SYSTEM_ID.fullmatch(claims.system_id):
         raise JoinTokenError("join token names a malformed system id")
@@ -95,7 +86,7 @@ def verify_join_token(token: str, secret: bytes, system_id: str, *, now: float) 
     payload, signature = token.strip().split(".")[1:]
     if claims.system_id != system_id:
         raise JoinTokenError("join token is for another system")
-    if not hmac.compare_digest(_mac(secret, payload), signature):
+    if not same_mac(mac_b64(_key(secret), payload), signature):
         raise JoinTokenError("join token signature does not match (forged or for another system)")
     if now >= claims.expires_at:
         raise JoinTokenError("join token expired: ask the owner for a new one")

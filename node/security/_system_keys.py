@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from node.security._auth import TokenSigner
+from node.security._session_token import TokenSigner
 
 
 class SystemKeys:

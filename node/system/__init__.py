@@ -7,16 +7,7 @@ Other packages use only what `__all__` lists; the modules named `_x.py` are priv
 from node.config import MAX_CHANNELS
 from node.system._auto_join import AutoJoiner
 from node.system._cameras import CameraInputError, public_camera, split_rtsp_url, validate_host
-from node.system._detach import (
-    CONFIRM_WAIT_S,
-    LAST_SERVER_MESSAGE,
-    ConfirmError,
-    DetachPlan,
-    camera_deletions,
-    check_confirm_token,
-    mint_confirm_token,
-    plan_detach,
-)
+from node.system._detach import LAST_SERVER_MESSAGE, DetachPlan, camera_deletions, plan_detach
 from node.system._join import JoinError, JoinHost, accept_join, add_server
 from node.system._records import Camera, Priority, Server, new_server_record
 from node.system._state import (
@@ -30,13 +21,11 @@ from node.system._state import (
 )
 
 __all__ = [
-    "CONFIRM_WAIT_S",
     "LAST_SERVER_MESSAGE",
     "MAX_CHANNELS",
     "AutoJoiner",
     "Camera",
     "CameraInputError",
-    "ConfirmError",
     "Conflict",
     "DetachPlan",
     "Forbidden",
@@ -51,8 +40,6 @@ __all__ = [
     "accept_join",
     "add_server",
     "camera_deletions",
-    "check_confirm_token",
-    "mint_confirm_token",
     "new_server_record",
     "plan_detach",
     "public_camera",

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from node.security._join_token import JoinTokenError, token_system_id
+from node.security import JoinTokenError, token_system_id
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from node.replication import (
     record_from_json,
     record_to_json,
 )
-from node.security._internode import InternodeAuthError, InternodeVerifier, sign_request
+from node.security import InternodeAuthError, InternodeVerifier, sign_request
 from node.system._state import SystemState
 
 T = TypeVar("T")

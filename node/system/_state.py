@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from node.replication import Record, RecordStore
-from node.security._auth import Role
+from node.security import Role
 from node.system._records import Priority, Server
+from node.timefmt import utc_iso
 
 SYSTEM_KEY = "system"
 
@@ -47,7 +48,7 @@ class Forbidden(StateError):
 
 
 def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_iso(datetime.now(UTC), timespec="milliseconds")
 
 
 class SystemState:

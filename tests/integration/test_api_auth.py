@@ -85,6 +85,11 @@ def test_login_answers(node_factory) -> None:
     assert 11 * 3600 < (expires - datetime.now(UTC)).total_seconds() <= 12 * 3600 + 5
     with node.api(body["token"]) as api:
         assert api.get("/api/v1/auth/me").json() == {"username": OWNER, "role": "owner"}
+    # a signature of non-ASCII bytes is a forged token like any other, not a crash
+    prefix, payload, _ = body["token"].split(".")
+    forged = f"Bearer {prefix}.{payload}.".encode() + b"\xe9" * 43
+    answer = httpx.get(f"{node.url}/api/v1/auth/me", headers={"Authorization": forged})
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid token"
     for wrong in (
         {"username": OWNER, "password": "wrong-password"},
         {"username": "ghost", "password": OWNER_PASSWORD},

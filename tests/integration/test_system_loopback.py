@@ -17,7 +17,7 @@ import pytest
 from node_harness import OWNER, OWNER_PASSWORD, ROOT, camkeep_command, wait_until
 from websockets.sync.client import connect
 
-from node.security._internode import sign_request
+from node.security import sign_request
 
 node_factory = node_harness.node_factory  # fixture
 NO_MDNS = "[discovery]\nmdns = false\n"
@@ -215,4 +215,4 @@ def test_cli_join_token_add_detach_self(pair) -> None:
     assert health(b)["state"] == "undefined"
     wait_until(lambda: server_ids(a, token) == {health(a)["node_id"]}, 5.0, "a alone")
     wrong = cli("servers", "--server", a.url, *creds, "detach", "nosuch", "--remove-cameras")
-    assert wrong.returncode == 1 and "no single server" in wrong.stderr
+    assert wrong.returncode == 1 and "no server 'nosuch'" in wrong.stderr

@@ -10,7 +10,8 @@ import time
 import netns
 from system_cluster import Cluster
 
-from node.system import CONFIRM_WAIT_S, LAST_SERVER_MESSAGE
+from node.security import CONFIRM_WAIT_S
+from node.system import LAST_SERVER_MESSAGE
 
 
 def add_camera(cluster: Cluster, host: netns.Host, token: str, name: str, home: str) -> str:

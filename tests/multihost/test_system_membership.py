@@ -10,7 +10,7 @@ import time
 import netns
 from system_cluster import Cluster
 
-from node.security._internode import sign_request
+from node.security import sign_request
 
 DISCOVERY_S = 15.0
 REPLICATION_S = 2.0  # the figure; polled, with the polling slack on top

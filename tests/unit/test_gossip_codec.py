@@ -19,8 +19,8 @@ from node.membership._codec import (
     GossipCodec,
     GossipRejected,
     GossipTooLarge,
-    derive_gossip_key,
 )
+from node.security import PURPOSE_GOSSIP, derive_key
 
 SECRET = b"s" * 32
 NOW = 1_700_000_000_000
@@ -51,9 +51,9 @@ def test_round_trip() -> None:
 
 
 def test_key_is_derived_not_the_secret() -> None:
-    assert derive_gossip_key(SECRET) != SECRET
+    assert derive_key(SECRET, PURPOSE_GOSSIP) != SECRET
     with pytest.raises(ValueError):
-        derive_gossip_key(b"")
+        derive_key(b"", PURPOSE_GOSSIP)
 
 
 def test_forged_with_wrong_secret_rejected() -> None:
@@ -153,7 +153,7 @@ def test_encode_refuses_oversized_payload_and_fits_budget() -> None:
 
 
 def signed(body: bytes) -> bytes:
-    key = derive_gossip_key(SECRET)
+    key = derive_key(SECRET, PURPOSE_GOSSIP)
     return MAGIC + hmac.new(key, MAGIC + body, hashlib.sha256).digest() + body
 
 

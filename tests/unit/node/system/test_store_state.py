@@ -8,7 +8,7 @@ import pytest
 
 from node.failover._desired import desired_sources
 from node.replication import HybridClock, RecordStore, connect
-from node.security._auth import Role
+from node.security import Role
 from node.system import (
     CameraInputError,
     Conflict,

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.security._join_token import (
-    JoinTokenError,
-    mint_join_token,
-    read_claims,
-    token_system_id,
-    verify_join_token,
-)
+from node.security import JoinTokenError, mint_join_token, token_system_id, verify_join_token
+from node.security._join_token import read_claims
 
 SECRET = bytes(range(32))
 SYSTEM = "0f1e2d3c-sys"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.membership._codec import derive_gossip_key
+from node.security import PURPOSE_GOSSIP, PURPOSE_INTERNODE, derive_key
 from node.security._internode import (
     HEADER_NODE,
     HEADER_NONCE,
@@ -22,7 +22,6 @@ from node.security._internode import (
     InternodeAuthError,
     InternodeVerifier,
     NonceCache,
-    derive_internode_key,
     sign_request,
 )
 
@@ -71,11 +70,11 @@ def test_header_names_are_case_insensitive_on_lookup() -> None:
 
 
 def test_key_differs_from_the_gossip_key_and_from_the_secret() -> None:
-    key = derive_internode_key(SECRET)
-    assert key != derive_gossip_key(SECRET) and key != SECRET
+    key = derive_key(SECRET, PURPOSE_INTERNODE)
+    assert key != derive_key(SECRET, PURPOSE_GOSSIP) and key != SECRET
     assert len(key) == 32
     with pytest.raises(ValueError):
-        derive_internode_key(b"")
+        derive_key(b"", PURPOSE_INTERNODE)
 
 
 @pytest.mark.parametrize(

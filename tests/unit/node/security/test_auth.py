@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.security._auth import (
+from node.security import (
     AuthError,
     LoginThrottle,
     Role,
