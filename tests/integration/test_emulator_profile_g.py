@@ -179,12 +179,10 @@ def test_replay_service(camera) -> None:
 
 
 def test_profile_g_is_advertised(camera) -> None:
-    status, root = call(camera, TDS, "GetScopes")
+    _, root = call(camera, TDS, "GetScopes")
     scopes = [s.text for s in root.iterfind(".//tt:ScopeItem", NS)]
     assert "onvif://www.onvif.org/Profile/G" in scopes
-    status, root = call(
-        camera, TDS, "GetServices", "<x:IncludeCapability>true</x:IncludeCapability>"
-    )
+    _, root = call(camera, TDS, "GetServices", "<x:IncludeCapability>true</x:IncludeCapability>")
     services = {
         s.findtext("tds:Namespace", namespaces=NS): s.findtext("tds:XAddr", namespaces=NS)
         for s in root.iterfind(".//tds:Service", NS)
@@ -193,7 +191,7 @@ def test_profile_g_is_advertised(camera) -> None:
     assert services[TRC] == f"{base}/recording_service"
     assert services[TSE] == f"{base}/search_service"
     assert services[TRP] == f"{base}/replay_service"
-    status, root = call(camera, TDS, "GetCapabilities", "<x:Category>All</x:Category>")
+    _status, root = call(camera, TDS, "GetCapabilities", "<x:Category>All</x:Category>")
     extension = root.find(".//tds:Capabilities/tt:Extension", NS)
     assert [etree.QName(c).localname for c in extension] == ["Recording", "Search", "Replay"]
     assert extension.findtext("tt:Replay/tt:XAddr", namespaces=NS) == f"{base}/replay_service"
