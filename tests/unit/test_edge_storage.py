@@ -139,3 +139,15 @@ def test_recorder_leaves_a_gap_while_off_and_resumes_at_a_keyframe() -> None:
     assert first_after is not None and first_after.keyframe
     assert len(ring.sections()) == 2
     assert recorder.unit(first_after) is not None
+
+
+def test_ws_discovery_announces_profile_g_only_with_edge_storage() -> None:
+    from dataclasses import replace
+
+    from emulator.camera import CameraSpec
+    from emulator.wsdiscovery_messages import AppSequence, build_hello
+
+    plain = CameraSpec(1, "Cam", "127.0.0.1", 8554, 8000)
+    hello = build_hello(replace(plain, edge_storage_s=600.0), AppSequence(1, 1))
+    assert b"onvif://www.onvif.org/Profile/G" in hello
+    assert b"onvif://www.onvif.org/Profile/G" not in build_hello(plain, AppSequence(1, 2))
