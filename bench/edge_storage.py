@@ -40,7 +40,7 @@ from emulator.edge_recorder import EdgeRecorder, FileUnits, LoopUnits  # noqa: E
 from emulator.edge_storage import FrameRing  # noqa: E402
 from emulator.ports import free_port, free_port_block  # noqa: E402
 from emulator.video import DEFAULT_CACHE_DIR, EncodeParams, cached_loop  # noqa: E402
-from node.child_process import stop_process  # noqa: E402
+from node.cli._child_process import stop_process  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Edge storage (bench/edge_storage.py)"
