@@ -1,4 +1,4 @@
-"""camkeep emulator: emulated ONVIF Profile S cameras (RTSP, ONVIF, WS-Discovery).
+"""camkeep emulator: emulated ONVIF Profile S/G cameras (RTSP, ONVIF, WS-Discovery).
 
 In-process use (tests, benchmarks)::
 

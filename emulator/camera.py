@@ -9,6 +9,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+# The one recording of an emulated camera with edge storage (its main stream) and
+# that recording's one track, as the ONVIF recording/search/replay services name them.
+RECORDING_TOKEN = "EdgeRecording_main"
+VIDEO_TRACK_TOKEN = "VIDEO001"
+
 # Stable namespace so camera i of a given host/port always gets the same UUID.
 _CAMERA_NAMESPACE = uuid.UUID("6f1c7a52-1d2b-4c5e-9a4e-3f0d2c9b8a71")
 
@@ -38,6 +43,7 @@ class CameraSpec:
     model: str = "Emulated Camera"
     firmware: str = "1.0"
     location: str = "lab"
+    edge_storage_s: float = 0.0  # seconds the camera keeps of its own recording; 0: none
 
     @property
     def uuid(self) -> str:
@@ -49,6 +55,14 @@ class CameraSpec:
 
     def rtsp_url(self, stream: str = "main") -> str:
         return f"rtsp://{self.host}:{self.rtsp_port}/cam{self.index}/{stream}"
+
+    @property
+    def edge_storage(self) -> bool:
+        """Whether the camera records to its own storage (ONVIF Profile G)."""
+        return self.edge_storage_s > 0
+
+    def replay_url(self, recording_token: str = RECORDING_TOKEN) -> str:
+        return f"rtsp://{self.host}:{self.rtsp_port}/cam{self.index}/replay/{recording_token}"
 
     @property
     def onvif_url(self) -> str:

@@ -77,6 +77,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a new RTSP client first gets the current GOP from its last keyframe in a "
         "burst (default: it starts at the next keyframe, up to one GOP later)",
     )
+    add(
+        "--edge-storage-s",
+        type=float,
+        default=600.0,
+        help="seconds of its main stream each camera keeps in its own storage, "
+        "replayable over ONVIF Profile G (600)",
+    )
+    add(
+        "--edge-storage-dir",
+        type=Path,
+        help="keep the edge recordings' frames in files under this directory "
+        "(emptied at start) instead of memory",
+    )
+    add("--no-edge-storage", action="store_true", help="cameras without edge storage (Profile G)")
     add("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="encoded-loop cache")
     add("--no-cache", action="store_true", help="always encode, never use the cache")
     add("--log-level", default="WARNING", help="logging level (WARNING)")
@@ -91,6 +105,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         raise SystemExit("camkeep emulate: timeouts must be > 0")
     if not 0.1 <= args.gop_seconds <= 60:
         raise SystemExit("camkeep emulate: --gop-seconds must be within 0.1..60")
+    if not 1 <= args.edge_storage_s <= 7 * 24 * 3600:
+        raise SystemExit("camkeep emulate: --edge-storage-s must be within 1..604800")
     return EmulatorConfig(
         host=args.host,
         rtsp_port=args.rtsp_port,
@@ -118,6 +134,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         client_buffer_bytes=args.client_buffer_limit,
         stuck_timeout_s=args.stuck_timeout,
         fast_start=args.fast_start,
+        edge_storage=not args.no_edge_storage,
+        edge_storage_s=args.edge_storage_s,
+        edge_storage_dir=args.edge_storage_dir,
     )
 
 

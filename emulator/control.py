@@ -1,7 +1,7 @@
 """Control API of the emulator (JSON over HTTP): list cameras, inject faults.
 
 GET  /cameras                 -> [{"index", "name", "rtsp": {...}, "onvif", "fault", "clients"}]
-POST /cameras/<i>/fault       {"mode": "ok"|"drop"|"stall"|"offline"}   (i may be "all")
+POST /cameras/<i>/fault       {"mode": "ok"|"drop"|"stall"|"offline"|"cut"}   (i may be "all")
 GET  /health                  -> {"ok": true, "cameras": N}
 """
 

@@ -1,4 +1,4 @@
-"""Faults a test can inject into emulated cameras (drop, stall, offline, ok).
+"""Faults a test can inject into emulated cameras (drop, stall, offline, cut, ok).
 
 One `FaultBoard` is shared by the RTSP server, the ONVIF servers and the control
 API. It holds the current mode of each camera and tells subscribers about every
@@ -10,8 +10,12 @@ Modes:
   mode reads "ok" again as soon as subscribers have been told.
 - "stall": connections stay open, RTSP requests are still answered, but no media
   is sent.
-- "offline": close every connection and refuse new RTSP and ONVIF connections
-  (closed at once) until the mode is set back to "ok".
+- "offline": the camera is off: close every connection, refuse new RTSP and ONVIF
+  connections (closed at once) and record nothing to edge storage until "ok".
+- "cut": the network between the camera and its clients is down, the camera runs
+  on: RTSP sessions are torn down, new RTSP connections are held unanswered (a
+  client times out, as behind a dead link) and ONVIF connections are closed, while
+  the camera keeps recording to its edge storage. "ok" restores the network.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Literal, get_args
 
-FaultMode = Literal["ok", "drop", "stall", "offline"]
+FaultMode = Literal["ok", "drop", "stall", "offline", "cut"]
 FAULT_MODES: tuple[str, ...] = get_args(FaultMode)
 
 log = logging.getLogger(__name__)
@@ -56,7 +60,7 @@ class FaultBoard:
         if self._camera_count is not None and not 1 <= index <= self._camera_count:
             raise FaultError(f"no camera {index} (cameras are 1..{self._camera_count})")
         # "drop" is an event, not a state: it is announced, then the camera is ok.
-        if mode in ("stall", "offline"):
+        if mode in ("stall", "offline", "cut"):
             self._modes[index] = mode
         else:
             self._modes.pop(index, None)
@@ -76,5 +80,9 @@ class FaultBoard:
         self._subscribers.append(callback)
 
     def accepts(self, index: int) -> bool:
-        """Whether camera `index` takes new connections now (False when offline)."""
+        """Whether camera `index` takes new connections now (False when offline or cut)."""
+        return self.mode(index) not in ("offline", "cut")
+
+    def records(self, index: int) -> bool:
+        """Whether camera `index` records to its edge storage now (False when off)."""
         return self.mode(index) != "offline"

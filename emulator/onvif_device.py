@@ -10,12 +10,15 @@ from datetime import datetime
 from urllib.parse import quote
 
 from emulator.camera import CameraSpec
-from emulator.soap import TDS_NS, TR2_NS, TRT_NS, SoapFault, text
+from emulator.soap import TDS_NS, TR2_NS, TRC_NS, TRP_NS, TRT_NS, TSE_NS, SoapFault, text
 
 DEVICE_PATH = "/onvif/device_service"
 MEDIA_PATH = "/onvif/media_service"
 MEDIA2_PATH = "/onvif/media2_service"
 SNAPSHOT_PATH = "/onvif/snapshot"
+RECORDING_PATH = "/onvif/recording_service"
+SEARCH_PATH = "/onvif/search_service"
+REPLAY_PATH = "/onvif/replay_service"
 
 
 def base_url(camera: CameraSpec) -> str:
@@ -34,12 +37,26 @@ def media2_xaddr(camera: CameraSpec) -> str:
     return base_url(camera) + MEDIA2_PATH
 
 
+def recording_xaddr(camera: CameraSpec) -> str:
+    return base_url(camera) + RECORDING_PATH
+
+
+def search_xaddr(camera: CameraSpec) -> str:
+    return base_url(camera) + SEARCH_PATH
+
+
+def replay_xaddr(camera: CameraSpec) -> str:
+    return base_url(camera) + REPLAY_PATH
+
+
 def scopes(camera: CameraSpec) -> list[str]:
     """ONVIF scopes as cameras announce them (also used by WS-Discovery)."""
+    profile_g = ["onvif://www.onvif.org/Profile/G"] if camera.edge_storage else []
     return [
         "onvif://www.onvif.org/type/video_encoder",
         "onvif://www.onvif.org/Profile/Streaming",
         "onvif://www.onvif.org/Profile/S",
+        *profile_g,
         f"onvif://www.onvif.org/name/{quote(camera.name, safe='')}",
         f"onvif://www.onvif.org/hardware/{quote(camera.model, safe='')}",
         f"onvif://www.onvif.org/location/{quote(camera.location, safe='')}",
@@ -115,6 +132,23 @@ def _media_capabilities_xml(camera: CameraSpec) -> str:
     )
 
 
+def _profile_g_capabilities_xml(camera: CameraSpec) -> str:
+    """tt:CapabilitiesExtension with Recording, Search and Replay, in the schema's order."""
+    return (
+        "<tt:Extension>"
+        f"<tt:Recording><tt:XAddr>{text(recording_xaddr(camera))}</tt:XAddr>"
+        "<tt:ReceiverSource>false</tt:ReceiverSource>"
+        "<tt:MediaProfileSource>true</tt:MediaProfileSource>"
+        "<tt:DynamicRecordings>false</tt:DynamicRecordings>"
+        "<tt:DynamicTracks>false</tt:DynamicTracks>"
+        "<tt:MaxStringLength>64</tt:MaxStringLength></tt:Recording>"
+        f"<tt:Search><tt:XAddr>{text(search_xaddr(camera))}</tt:XAddr>"
+        "<tt:MetadataSearch>false</tt:MetadataSearch></tt:Search>"
+        f"<tt:Replay><tt:XAddr>{text(replay_xaddr(camera))}</tt:XAddr></tt:Replay>"
+        "</tt:Extension>"
+    )
+
+
 def get_capabilities(camera: CameraSpec, args: dict, now: datetime) -> str:
     categories = args.get("Category", "All")
     if isinstance(categories, str):
@@ -130,6 +164,8 @@ def get_capabilities(camera: CameraSpec, args: dict, now: datetime) -> str:
         parts.append(_device_capabilities_xml(camera))
     if wanted & {"All", "Media"}:
         parts.append(_media_capabilities_xml(camera))
+    if "All" in wanted and camera.edge_storage:
+        parts.append(_profile_g_capabilities_xml(camera))
     return (
         "<tds:GetCapabilitiesResponse><tds:Capabilities>"
         + "".join(parts)
@@ -185,6 +221,21 @@ def media2_service_capabilities_xml() -> str:
     )
 
 
+def recording_service_capabilities_xml() -> str:
+    return (
+        '<trc:Capabilities DynamicRecordings="false" DynamicTracks="false" Encoding="H264 H265" '
+        'MaxRecordings="1" MaxRecordingJobs="0" Options="false" MetadataRecording="false"/>'
+    )
+
+
+def search_service_capabilities_xml() -> str:
+    return '<tse:Capabilities MetadataSearch="false" GeneralStartEvents="false"/>'
+
+
+def replay_service_capabilities_xml() -> str:
+    return '<trp:Capabilities ReversePlayback="false" RTP_RTSP_TCP="true"/>'
+
+
 def get_services(camera: CameraSpec, args: dict, now: datetime) -> str:
     include = str(args.get("IncludeCapability", "false")).strip().lower() in ("true", "1")
     services = [
@@ -192,6 +243,12 @@ def get_services(camera: CameraSpec, args: dict, now: datetime) -> str:
         (TRT_NS, media_xaddr(camera), media_service_capabilities_xml(), (2, 60)),
         (TR2_NS, media2_xaddr(camera), media2_service_capabilities_xml(), (2, 60)),
     ]
+    if camera.edge_storage:
+        services += [
+            (TRC_NS, recording_xaddr(camera), recording_service_capabilities_xml(), (2, 42)),
+            (TSE_NS, search_xaddr(camera), search_service_capabilities_xml(), (2, 42)),
+            (TRP_NS, replay_xaddr(camera), replay_service_capabilities_xml(), (2, 21)),
+        ]
     items = []
     for namespace, xaddr, capabilities, (major, minor) in services:
         caps = f"<tds:Capabilities>{capabilities}</tds:Capabilities>" if include else ""

@@ -1,9 +1,11 @@
 """ONVIF HTTP endpoints of the emulated cameras: one port per camera (CameraSpec.onvif_port).
 
-- POST /onvif/device_service, /onvif/media_service, /onvif/media2_service: SOAP 1.2.
+- POST /onvif/device_service, /onvif/media_service, /onvif/media2_service: SOAP 1.2;
+  with edge storage also /onvif/recording_service, /onvif/search_service and
+  /onvif/replay_service (Profile G; without it their operations are SOAP faults).
 - GET /onvif/snapshot?profile=main|sub: a JPEG of the camera's current picture,
   behind HTTP Basic/Digest auth when the camera has credentials.
-When the FaultBoard says a camera is "offline", its port closes every new
+When the FaultBoard says a camera is "offline" or "cut", its port closes every new
 connection at once (and keep-alive connections at their next request).
 """
 
@@ -14,7 +16,7 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -22,17 +24,29 @@ from typing import Protocol
 from PIL import Image
 
 from emulator.camera import CameraSpec
+from emulator.edge_recorder import EdgeRecorder
 from emulator.httpserver import Request, Response, start_http_server
-from emulator.onvif_device import DEVICE_PATH, MEDIA2_PATH, MEDIA_PATH, SNAPSHOT_PATH
+from emulator.onvif_device import (
+    DEVICE_PATH,
+    MEDIA2_PATH,
+    MEDIA_PATH,
+    RECORDING_PATH,
+    REPLAY_PATH,
+    SEARCH_PATH,
+    SNAPSHOT_PATH,
+)
 from emulator.onvif_httpauth import HttpAuthenticator
 from emulator.onvif_media import PROFILE_TOKENS, stream_settings
+from emulator.onvif_profile_g import ProfileG
 from emulator.onvif_service import handle_soap
 from emulator.soap import SOAP_CONTENT_TYPE
 from emulator.soap_security import NonceCache
 
 log = logging.getLogger(__name__)
 
-SOAP_PATHS = frozenset({DEVICE_PATH, MEDIA_PATH, MEDIA2_PATH})
+SOAP_PATHS = frozenset(
+    {DEVICE_PATH, MEDIA_PATH, MEDIA2_PATH, RECORDING_PATH, SEARCH_PATH, REPLAY_PATH}
+)
 MAX_CONCURRENT_SNAPSHOTS = 2  # JPEG encoding is CPU work; keep it from starving the streams
 JPEG_QUALITY = 80
 
@@ -71,8 +85,14 @@ def _draw(
 class CameraOnvifEndpoint:
     """The HTTP handler of one camera."""
 
-    def __init__(self, camera: CameraSpec, snapshot_slots: asyncio.Semaphore) -> None:
+    def __init__(
+        self,
+        camera: CameraSpec,
+        snapshot_slots: asyncio.Semaphore,
+        recorder: EdgeRecorder | None = None,
+    ) -> None:
         self.camera = camera
+        self._extra_operations = ProfileG(camera, recorder).operations() if recorder else None
         self._nonces = NonceCache()
         self._http_auth = (
             HttpAuthenticator(camera.username or "", camera.password or "")
@@ -116,6 +136,7 @@ class CameraOnvifEndpoint:
             datetime.now(UTC),
             self._nonces,
             http_authenticated=http_ok and self.camera.auth_required,
+            extra_operations=self._extra_operations,
         )
         headers: dict[str, str] = {}
         status = reply.status
@@ -155,19 +176,24 @@ class OnvifServers:
         self.servers.clear()
 
 
-async def start_onvif_servers(cameras: Sequence[CameraSpec], faults: FaultModes) -> OnvifServers:
-    """Start one ONVIF HTTP server per camera on camera.host:camera.onvif_port."""
+async def start_onvif_servers(
+    cameras: Sequence[CameraSpec],
+    faults: FaultModes,
+    recorders: Mapping[int, EdgeRecorder] | None = None,
+) -> OnvifServers:
+    """Start one ONVIF HTTP server per camera on camera.host:camera.onvif_port;
+    cameras with a recorder in `recorders` also serve Profile G."""
     slots = asyncio.Semaphore(MAX_CONCURRENT_SNAPSHOTS)
     running = OnvifServers([], [])
     try:
         for camera in cameras:
-            endpoint = CameraOnvifEndpoint(camera, slots)
+            endpoint = CameraOnvifEndpoint(camera, slots, (recorders or {}).get(camera.index))
             index = camera.index
             server = await start_http_server(
                 camera.host,
                 camera.onvif_port,
                 endpoint,
-                accept=lambda index=index: faults.mode(index) != "offline",
+                accept=lambda index=index: faults.mode(index) not in ("offline", "cut"),
             )
             running.servers.append(server)
             running.endpoints.append(endpoint)

@@ -9,7 +9,7 @@ failure into the SOAP fault a camera would send.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,8 +49,12 @@ class SoapReply:
     fault: SoapFault | None = None
 
 
-def find_operation(request: SoapRequest) -> Operation:
+def find_operation(
+    request: SoapRequest, extra: Mapping[str, Mapping[str, Operation]] | None = None
+) -> Operation:
     operation = OPERATIONS.get(request.namespace, {}).get(request.operation)
+    if operation is None and extra:
+        operation = extra.get(request.namespace, {}).get(request.operation)
     if operation is None:
         raise action_not_supported(request.operation)
     return operation
@@ -67,13 +71,17 @@ def handle_soap(
     nonces: NonceCache | None = None,
     *,
     http_authenticated: bool = False,
+    extra_operations: Mapping[str, Mapping[str, Operation]] | None = None,
 ) -> SoapReply:
-    """Answer one SOAP request for `camera` at wall-clock time `now` (UTC, tz-aware)."""
+    """Answer one SOAP request for `camera` at wall-clock time `now` (UTC, tz-aware).
+
+    `extra_operations` are the camera's own services beyond the fixed ones (Profile G
+    when it has edge storage); without them those operations are ActionNotSupported."""
     operation_name: str | None = None
     try:
         request = parse_request(data)
         operation_name = request.operation
-        operation = find_operation(request)
+        operation = find_operation(request, extra_operations)
         if camera.auth_required and needs_authentication(request) and not http_authenticated:
             check_username_token(
                 request.token, camera.username or "", camera.password or "", now, nonces

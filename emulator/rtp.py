@@ -4,7 +4,8 @@
 - `fragment_nal`: one NAL unit -> RTP payloads (single NAL unit packet when it fits,
   FU-A for H.264, FU for H.265 otherwise). Done once per access unit of a loop.
 - `rtp_header`, `interleave`: the per-send work (12-byte header, `$` framing for TCP).
-- `sender_report`: RTCP SR carrying the NTP <-> RTP timestamp mapping.
+- `sender_report`: RTCP SR carrying the NTP <-> RTP timestamp mapping; `rtcp_bye`.
+- `replay_extension`: the ONVIF replay RTP header extension (absolute time per frame).
 - `sei_clock_nal`: SEI user_data_unregistered NAL carrying the frame's UTC time.
 """
 
@@ -85,6 +86,36 @@ def rtp_header(marker: bool, seq: int, timestamp: int, ssrc: int) -> bytes:
     )
 
 
+ONVIF_REPLAY_EXTENSION_ID = 0xABAC
+REPLAY_CLEAN_POINT, REPLAY_END, REPLAY_DISCONTINUITY = 0x80, 0x40, 0x20
+_REPLAY_EXTENSION = struct.Struct("!HHQBBH")
+
+
+def replay_extension(unix_time: float, flags: int, cseq: int) -> bytes:
+    """ONVIF Streaming replay header extension: id 0xABAC, length 3 words, the frame's
+    NTP time, flags C (clean point) E (end of a contiguous section) D (discontinuity)
+    and 5 bits that must be zero, the low byte of the PLAY's CSeq, 16 bits padding."""
+    return _REPLAY_EXTENSION.pack(
+        ONVIF_REPLAY_EXTENSION_ID, 3, ntp_timestamp(unix_time), flags & 0xE0, cseq & 0xFF, 0
+    )
+
+
+def rtp_header_with_extension(
+    marker: bool, seq: int, timestamp: int, ssrc: int, extension: bytes
+) -> bytes:
+    """RTP header with the X bit set, followed by `extension` (RFC 3550 §5.3.1)."""
+    return (
+        _RTP_HEADER.pack(
+            0x90,
+            (0x80 if marker else 0) | PAYLOAD_TYPE,
+            seq & 0xFFFF,
+            timestamp & 0xFFFFFFFF,
+            ssrc,
+        )
+        + extension
+    )
+
+
 def interleave(channel: int, packets: list[bytes]) -> bytes:
     """RTSP interleaved framing (RFC 2326 §10.12) of several packets, joined in one write."""
     head = b"$" + bytes((channel,))
@@ -117,6 +148,18 @@ def sender_report(
         packet_count & 0xFFFFFFFF,
         octet_count & 0xFFFFFFFF,
     )
+
+
+def rtcp_bye(ssrc: int) -> bytes:
+    """RTCP BYE for one source (RFC 3550 §6.6): the stream has ended."""
+    return struct.pack("!BBHI", 0x81, 203, 1, ssrc)
+
+
+def report_and_bye(
+    ssrc: int, unix_time: float, rtp_timestamp: int, packet_count: int, octet_count: int
+) -> bytes:
+    """Compound RTCP packet SR + BYE (a compound packet starts with a report, §6.1)."""
+    return sender_report(ssrc, unix_time, rtp_timestamp, packet_count, octet_count) + rtcp_bye(ssrc)
 
 
 def add_emulation_prevention(rbsp: bytes) -> bytes:

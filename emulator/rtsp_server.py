@@ -1,7 +1,8 @@
 """RTSP/1.0 server (RFC 2326) of the emulated cameras, on asyncio.
 
 Paths `/cam<i>/main` and `/cam<i>/sub` (track `<path>/trackID=0`), many clients per
-path; RTP over TCP interleaved or UDP unicast. Each connection is a protocol object
+path; RTP over TCP interleaved or UDP unicast. Cameras with edge storage also serve
+`/cam<i>/replay/<recording token>` (`rtsp_replay.py`). Each connection is a protocol object
 that parses with the pure `rtsp_message` parser and answers at once: nothing here
 awaits a client, so a hostile client (garbage, a huge header, never reading) only
 ever costs its own connection. Sessions time out when nothing arrives for them
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from emulator.camera import CameraSpec, StreamSettings
+from emulator.edge_recorder import EdgeRecorder
 from emulator.faults import FaultBoard, FaultMode
 from emulator.rtsp_auth import Authenticator
 from emulator.rtsp_message import (
@@ -32,6 +34,7 @@ from emulator.rtsp_message import (
     parse_message,
     parse_transport,
 )
+from emulator.rtsp_replay import ReplayService, ReplaySession, ReplayTarget
 from emulator.sdp import TRACK_CONTROL, build_sdp
 from emulator.stream import StreamPath, Subscriber, UdpSockets
 
@@ -71,6 +74,16 @@ class Session:
     last_activity: float
     playing: bool = False
 
+    @property
+    def camera_index(self) -> int:
+        return self.stream.camera.index
+
+    def stop(self) -> None:
+        self.stream.path.remove(self.subscriber)
+
+
+AnySession = Session | ReplaySession
+
 
 @dataclass
 class _Answer:
@@ -91,10 +104,16 @@ class RtspConnection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, AnySession] = {}
         self.cameras: set[int] = set()  # cameras this connection has asked about
         self.peer_host = ""
         self.last_activity = server.clock()
+        # Held unanswered while a "cut" fault lasts: the client sees a dead link.
+        self.blackholed = False
+        # Cleared while the transport's write buffer is above its high-water mark:
+        # replay with Rate-Control: no waits on it instead of queueing without bound.
+        self.writable = asyncio.Event()
+        self.writable.set()
 
     # -- asyncio.Protocol --------------------------------------------------------
 
@@ -116,13 +135,22 @@ class RtspConnection(asyncio.Protocol):
                 # this much kernel memory, and the buffer limit of stream.py acts soon.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.writable.set()  # wake a waiting replay so it sees the closed transport
         self.server.connections.discard(self)
         for session in list(self.sessions.values()):
             if not session.udp:  # UDP sessions outlive their control connection
                 self.server.end_session(session)
 
     def data_received(self, data: bytes) -> None:
+        if self.blackholed:
+            return
         self.last_activity = self.server.clock()
         self.buffer += data
         while self.buffer and self.transport and not self.transport.is_closing():
@@ -181,14 +209,17 @@ class RtspServer:
         *,
         session_timeout_s: float = SESSION_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
+        recorders: dict[int, EdgeRecorder] | None = None,
     ) -> None:
         self.streams = {s.key: s for s in streams}
+        self.cameras = {s.camera.index: s.camera for s in streams}
+        self.replay = ReplayService(self, recorders or {})
         self.faults = faults
         self.host, self.port = host, port
         self.session_timeout_s = session_timeout_s
         self.clock = clock
         self.connections: set[RtspConnection] = set()
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, AnySession] = {}
         self.udp: UdpSockets | None = None
         self.udp_ports: tuple[int, int] = (0, 0)
         self._server: asyncio.Server | None = None
@@ -247,10 +278,26 @@ class RtspServer:
                 if not connection.sessions and now - connection.last_activity > idle_limit:
                     connection.close()
 
-    def end_session(self, session: Session) -> None:
-        session.stream.path.remove(session.subscriber)
+    def end_session(self, session: AnySession) -> None:
+        session.stop()
         self.sessions.pop(session.id, None)
         session.connection.sessions.pop(session.id, None)
+
+    def has_room_for_session(self, connection: RtspConnection) -> bool:
+        return (
+            len(connection.sessions) < MAX_SESSIONS_PER_CONNECTION
+            and len(self.sessions) < MAX_SESSIONS
+        )
+
+    def add_session(self, session: AnySession, connection: RtspConnection) -> None:
+        self.sessions[session.id] = session
+        connection.sessions[session.id] = session
+
+    def move_session(self, session: AnySession, connection: RtspConnection) -> RtspConnection:
+        """Media of a TCP session goes over the connection that sent PLAY."""
+        session.connection.sessions.pop(session.id, None)
+        connection.sessions[session.id] = session
+        return connection
 
     # -- faults -------------------------------------------------------------------
 
@@ -259,12 +306,16 @@ class RtspServer:
             stream = self.streams.get(f"/cam{index}/{name}")
             if stream:
                 stream.path.stalled = mode == "stall"
-        if mode in ("drop", "offline"):
+        if mode in ("drop", "offline", "cut"):
             for session in list(self.sessions.values()):
-                if session.stream.camera.index == index:
+                if session.camera_index == index:
                     self.end_session(session)
             for connection in list(self.connections):
                 if index in connection.cameras:
+                    connection.close()
+        if mode == "ok":  # the link is back: connections held during a cut are gone
+            for connection in list(self.connections):
+                if connection.blackholed and index in connection.cameras:
                     connection.close()
 
     # -- UDP ----------------------------------------------------------------------
@@ -302,6 +353,8 @@ class RtspServer:
         if response is None:  # offline camera: close without an answer
             connection.close()
             return
+        if connection.blackholed:  # cut camera: no answer, the connection hangs
+            return
         then = None
         if isinstance(response, _Answer):
             response, then = response.response, response.then
@@ -323,18 +376,29 @@ class RtspServer:
         if method == "OPTIONS" and (request.uri == "*" or self._target(request) is None):
             return RtspResponse(200, headers=[("Public", PUBLIC_METHODS)])
         target = self._target(request)
+        replay: ReplayTarget | None = None
         if target is None:
-            return RtspResponse(404)
-        camera = target.stream.camera
-        if not self.faults.accepts(camera.index):
-            return None
+            replay = self.replay.target(request, self.cameras)
+            if replay is None:
+                return RtspResponse(404)
+        camera = target.stream.camera if target is not None else replay.camera  # type: ignore[union-attr]
         connection.cameras.add(camera.index)
+        if not self.faults.accepts(camera.index):
+            if self.faults.mode(camera.index) == "cut":
+                connection.blackholed = True
+                return RtspResponse(503)  # never written: the connection is held silent
+            return None
         if method != "OPTIONS":
             denied = self._check_auth(camera, request)
             if denied:
                 return denied
         if session_id and session is None and method != "SETUP":
             return RtspResponse(454)
+        if replay is not None:
+            return self.replay.handle(connection, request, replay, session)
+        assert target is not None
+        if isinstance(session, ReplaySession):
+            return RtspResponse(459)  # a replay session cannot play a live path
         handler = {
             "OPTIONS": self._options,
             "DESCRIBE": self._describe,
@@ -360,13 +424,13 @@ class RtspServer:
             return None
         return RtspResponse(401, headers=auth.challenges(now, stale=verdict == "stale"))
 
-    def _session_header(self, session: Session) -> tuple[str, str]:
+    def session_header(self, session: AnySession) -> tuple[str, str]:
         return "Session", f"{session.id};timeout={int(self.session_timeout_s)}"
 
     def _options(self, connection, request, target, session) -> RtspResponse:
         headers = [("Public", PUBLIC_METHODS)]
         if session:
-            headers.append(self._session_header(session))
+            headers.append(self.session_header(session))
         return RtspResponse(200, headers=headers)
 
     def _describe(self, connection, request, target: _Target, session) -> RtspResponse:
@@ -403,10 +467,7 @@ class RtspServer:
         spec = parse_transport(request.headers.get("transport", ""))
         if spec is None:
             return RtspResponse(461)
-        if session is None and (
-            len(connection.sessions) >= MAX_SESSIONS_PER_CONNECTION
-            or len(self.sessions) >= MAX_SESSIONS
-        ):
+        if session is None and not self.has_room_for_session(connection):
             return RtspResponse(503)
         path = target.stream.path
         ssrc = f"{path.ssrc:08X}"
@@ -441,11 +502,10 @@ class RtspServer:
                 udp=not spec.tcp,
                 last_activity=self.clock(),
             )
-            self.sessions[session.id] = session
-            connection.sessions[session.id] = session
+            self.add_session(session, connection)
         else:
             session.subscriber, session.udp = subscriber, not spec.tcp
-        return RtspResponse(200, headers=[("Transport", transport), self._session_header(session)])
+        return RtspResponse(200, headers=[("Transport", transport), self.session_header(session)])
 
     def _play(self, connection, request, target: _Target, session: Session | None) -> RtspResponse:
         if session is None:
@@ -460,9 +520,7 @@ class RtspServer:
             if not session.udp:  # the TCP connection that carries media is this one
                 session.subscriber.tcp = connection.transport
                 session.subscriber.on_stuck = connection.close
-                session.connection.sessions.pop(session.id, None)
-                session.connection = connection
-                connection.sessions[session.id] = session
+                session.connection = self.move_session(session, connection)
             # With fast start the GOP burst is written now, before this answer: send
             # the answer first so the client reads it before the media.
             if stream.path.fast_start:
@@ -475,7 +533,7 @@ class RtspServer:
         return [
             ("Range", "npt=now-"),
             ("RTP-Info", f"url={track};seq={seq};rtptime={rtptime}"),
-            self._session_header(session),
+            self.session_header(session),
         ]
 
     def _play_fast(self, connection, request, session: Session) -> _Answer:
@@ -491,7 +549,7 @@ class RtspServer:
             return RtspResponse(459)
         session.playing = False
         session.stream.path.remove(session.subscriber)
-        return RtspResponse(200, headers=[self._session_header(session)])
+        return RtspResponse(200, headers=[self.session_header(session)])
 
     def _teardown(self, connection, request, target: _Target, session: Session | None):
         if session is None:
@@ -502,7 +560,7 @@ class RtspServer:
         return RtspResponse(200)
 
     def _parameter(self, connection, request, target, session: Session | None):
-        headers = [self._session_header(session)] if session else []
+        headers = [self.session_header(session)] if session else []
         return RtspResponse(200, headers=headers)
 
 

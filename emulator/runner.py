@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emulator.camera import CameraSpec, StreamSettings
-from emulator.faults import FaultBoard
+from emulator.edge_recorder import EdgeRecorder, FileUnits, HeldUnits, LoopUnits, UnitStore
+from emulator.edge_storage import FrameRing
+from emulator.faults import FaultBoard, FaultMode
 from emulator.ports import free_port_block
 from emulator.rtsp_server import SESSION_TIMEOUT_S, RtspServer, ServedStream
 from emulator.stream import SOFT_BUFFER_BYTES, STUCK_TIMEOUT_S, Pacer, StreamPath
@@ -51,6 +53,10 @@ class EmulatorConfig:
     client_buffer_bytes: int = SOFT_BUFFER_BYTES
     fast_start: bool = False  # a new client gets the current GOP at once (see stream.py)
     encode_workers: int = 0  # 0: one per CPU
+    # Edge storage (ONVIF Profile G): each camera records its main stream itself.
+    edge_storage: bool = True
+    edge_storage_s: float = 600.0
+    edge_storage_dir: Path | None = None  # None: in memory (refs to the looped frames)
 
 
 def camera_specs(config: EmulatorConfig, rtsp_port: int, onvif_base: int) -> list[CameraSpec]:
@@ -69,6 +75,7 @@ def camera_specs(config: EmulatorConfig, rtsp_port: int, onvif_base: int) -> lis
             sub=sub,
             username=config.username,
             password=config.password if config.username is not None else None,
+            edge_storage_s=config.edge_storage_s if config.edge_storage else 0.0,
         )
         for i in range(1, config.cameras + 1)
     ]
@@ -117,6 +124,34 @@ async def build_streams(config: EmulatorConfig, cameras: list[CameraSpec]) -> li
     return streams
 
 
+def build_recorders(
+    config: EmulatorConfig, streams: list[ServedStream], faults: FaultBoard
+) -> dict[int, EdgeRecorder]:
+    """One edge recorder per camera with edge storage, fed by its main stream's path."""
+    recorders: dict[int, EdgeRecorder] = {}
+    for stream in streams:
+        camera, path = stream.camera, stream.path
+        if stream.name != "main" or not camera.edge_storage:
+            continue
+        store: UnitStore
+        if config.edge_storage_dir is not None:
+            store = FileUnits(config.edge_storage_dir / f"cam{camera.index}", path.codec)
+        elif path.loop is not None:
+            store = LoopUnits(path.loop)
+        else:
+            store = HeldUnits()
+        ring = FrameRing(camera.edge_storage_s, path.fps)
+        recorder = EdgeRecorder(camera.name, path.codec, path.fps, path.parameter_sets, ring, store)
+        path.edge = recorders[camera.index] = recorder
+
+    def on_fault(index: int, mode: FaultMode) -> None:
+        if index in recorders:
+            recorders[index].paused = not faults.records(index)
+
+    faults.subscribe(on_fault)
+    return recorders
+
+
 @dataclass
 class RunningEmulator:
     config: EmulatorConfig
@@ -129,6 +164,7 @@ class RunningEmulator:
     wsd: object | None = None
     control: asyncio.Server | None = None
     control_port: int | None = None
+    recorders: dict[int, EdgeRecorder] = field(default_factory=dict)
 
     @property
     def rtsp_port(self) -> int:
@@ -156,6 +192,8 @@ class RunningEmulator:
         for stream in self.streams:
             if stream.path.live is not None:
                 stream.path.live.stop()
+        for recorder in self.recorders.values():
+            recorder.close()
 
 
 async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
@@ -182,16 +220,28 @@ async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
         stream.path.stuck_timeout_s = config.stuck_timeout_s
         stream.path.soft_buffer_bytes = config.client_buffer_bytes
         stream.path.fast_start = config.fast_start
-    rtsp = RtspServer(streams, faults, host, rtsp_port, session_timeout_s=config.session_timeout_s)
+    try:
+        recorders = build_recorders(config, streams, faults)
+    except BaseException:
+        rtsp_socket.close()
+        raise
+    rtsp = RtspServer(
+        streams,
+        faults,
+        host,
+        rtsp_port,
+        session_timeout_s=config.session_timeout_s,
+        recorders=recorders,
+    )
     pacer = Pacer([s.path for s in streams])
-    running = RunningEmulator(config, cameras, faults, streams, rtsp, pacer)
+    running = RunningEmulator(config, cameras, faults, streams, rtsp, pacer, recorders=recorders)
     try:
         await rtsp.start(sock=rtsp_socket)
         pacer.start()
         if config.onvif:
             from emulator.onvif_server import start_onvif_servers
 
-            running.onvif = await start_onvif_servers(cameras, faults)
+            running.onvif = await start_onvif_servers(cameras, faults, recorders)
         if config.control_port is not None:
             from emulator.control import ControlApi
             from emulator.httpserver import start_http_server

@@ -36,7 +36,10 @@ def build_sdp(
     fps: int,
     width: int,
     height: int,
+    range_lines: list[str] | None = None,
+    media_lines: list[str] | None = None,
 ) -> bytes:
+    """SDP of one video stream; live by default (`a=range:npt=now-`)."""
     encoding = "H265" if codec == "hevc" else "H264"
     lines = [
         "v=0",
@@ -45,7 +48,7 @@ def build_sdp(
         f"c=IN IP4 {host}",
         "t=0 0",
         "a=control:*",
-        "a=range:npt=now-",
+        *(range_lines if range_lines is not None else ["a=range:npt=now-"]),
         f"m=video 0 RTP/AVP {PAYLOAD_TYPE}",
         f"b=AS:{max(bitrate // 1000, 1)}",
         f"a=rtpmap:{PAYLOAD_TYPE} {encoding}/90000",
@@ -53,6 +56,7 @@ def build_sdp(
         f"a=framerate:{fps}",
         f"a=x-dimensions:{width},{height}",
         f"a=control:{TRACK_CONTROL}",
+        *(media_lines or []),
         "a=recvonly",
     ]
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")

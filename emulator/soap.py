@@ -20,6 +20,9 @@ WSA_NS = "http://www.w3.org/2005/08/addressing"
 TDS_NS = "http://www.onvif.org/ver10/device/wsdl"
 TRT_NS = "http://www.onvif.org/ver10/media/wsdl"
 TR2_NS = "http://www.onvif.org/ver20/media/wsdl"
+TRC_NS = "http://www.onvif.org/ver10/recording/wsdl"
+TSE_NS = "http://www.onvif.org/ver10/search/wsdl"
+TRP_NS = "http://www.onvif.org/ver10/replay/wsdl"
 TT_NS = "http://www.onvif.org/ver10/schema"
 TER_NS = "http://www.onvif.org/ver10/error"
 
@@ -33,6 +36,9 @@ _ENVELOPE_NAMESPACES = {
     "tds": TDS_NS,
     "trt": TRT_NS,
     "tr2": TR2_NS,
+    "trc": TRC_NS,
+    "tse": TSE_NS,
+    "trp": TRP_NS,
     "tt": TT_NS,
     "ter": TER_NS,
     "wsa": WSA_NS,

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from emulator.edge_recorder import EdgeRecorder
 from emulator.rtp import (
     RTP_CLOCK_HZ,
     fragment_nal,
@@ -86,6 +87,7 @@ class StreamPath:
     soft_buffer_bytes: int = SOFT_BUFFER_BYTES
     stuck_timeout_s: float = STUCK_TIMEOUT_S
     fast_start: bool = False
+    edge: EdgeRecorder | None = None  # the camera's own recording of this stream
     subscribers: list[Subscriber] = field(default_factory=list)
     ssrc: int = field(default_factory=lambda: random.getrandbits(32))
     seq: int = field(default_factory=lambda: random.getrandbits(16))
@@ -203,16 +205,7 @@ class StreamPath:
         return self.live.take() if self.live else None
 
     def _payloads_with_clock(self, unit: AccessUnit, wall: float) -> list[bytes]:
-        """The unit's payloads with the clock SEI inserted before its first VCL NAL."""
-        sei = fragment_nal(self.codec, sei_clock_nal(self.codec, wall, self.camera_name))
-        payloads: list[bytes] = []
-        inserted = False
-        for nal in unit.nals:
-            if not inserted and is_vcl(self.codec, nal):
-                payloads.extend(sei)
-                inserted = True
-            payloads.extend(fragment_nal(self.codec, nal))
-        return payloads
+        return payloads_with_clock(self.codec, unit, wall, self.camera_name)
 
     def send_frame(self, now_mono: float) -> None:
         """Send the frame that is due now to every subscriber."""
@@ -225,6 +218,8 @@ class StreamPath:
             self._gop_start = (frame, index, self.seq)
         ts = self.timestamp_of(frame)
         wall = self.wall_of(frame)
+        if self.edge is not None:  # the camera records whatever its network does
+            self.edge.record(wall, index, unit)
         receivers = [s for s in self.subscribers if unit.keyframe or not s.waiting_keyframe]
         if self.stalled or not receivers:
             self.seq = (self.seq + len(unit.payloads) + (1 if unit.keyframe else 0)) & 0xFFFF
@@ -295,6 +290,19 @@ class StreamPath:
         for packet in packets:
             sendto(packet, address)
         subscriber.units_sent += 1
+
+
+def payloads_with_clock(codec: str, unit: AccessUnit, wall: float, camera_name: str) -> list[bytes]:
+    """The unit's payloads with the clock SEI inserted before its first VCL NAL."""
+    sei = fragment_nal(codec, sei_clock_nal(codec, wall, camera_name))
+    payloads: list[bytes] = []
+    inserted = False
+    for nal in unit.nals:
+        if not inserted and is_vcl(codec, nal):
+            payloads.extend(sei)
+            inserted = True
+        payloads.extend(fragment_nal(codec, nal))
+    return payloads
 
 
 class Pacer:
