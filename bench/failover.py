@@ -249,8 +249,8 @@ INTRO = (
     " product defaults for gossip (dead after 2 s), planning (0.5 s) and failback delay"
     " (5 s: a restarted node leaves its cameras with the backup that long). A records them,"
     " is killed with SIGKILL, B and C take over, A is started again. Figures read from the"
-    " recordings on disk (the merged timeline of the recordings API). Target (DESIGN.md"
-    " §7): takeover p95 <= 3 s with 128 cameras, <= 3 s lost at failover, none at"
+    " recordings on disk (the merged timeline of the recordings API). Target:"
+    " takeover p95 <= 3 s with 128 cameras, <= 3 s lost at failover, none at"
     " failback. Reproduce: `python bench/failover.py` (128 cameras) or `--quick` (16)."
 )
 

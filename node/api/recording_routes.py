@@ -32,7 +32,7 @@ async def recordings(
     start, end = query_range(start, end)
     if node.state.camera(camera_id) is None:
         raise ApiError(404, f"no camera {camera_id!r}")
-    # every live server's periods, merged (node/recordings_merge.py, issue 5)
+    # every live server's periods, merged (node.recordings)
     periods, unreachable = await merged_periods(node, camera_id, start, end)
     return PeriodsOut(
         periods=[
@@ -58,7 +58,7 @@ async def export(
     if camera is None:
         raise ApiError(404, f"no camera {camera_id!r}")
     out_path = node.tmp_dir / f"export-{uuid.uuid4().hex}.mp4"
-    try:  # one MP4 across every server holding a piece of the range (issue 5)
+    try:  # one MP4 across every server holding a piece of the range
         await export_merged(node, camera_id, start, end, out_path)
     except (RecorderError, MergeError) as error:
         out_path.unlink(missing_ok=True)

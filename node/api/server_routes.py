@@ -135,10 +135,10 @@ async def set_failover(server_id: str, body: FailoverIn, node: Node, _caller: Ad
 async def detach_server(
     server_id: str, body: DetachIn, node: Node, _caller: Owner, response: Response
 ) -> dict[str, Any]:
-    """`{"keep_cameras": b}` detaches at once (the fixed contract of DESIGN.md §5).
+    """`{"keep_cameras": b}` detaches at once (a fixed contract: outside tools call it).
     A UI or the CLI first asks with `"dry_run": true`: 202 with what will happen
     (warnings: offline server, last server) and a `confirm_token` usable from
-    `confirm_after` (seed 2.1: confirm after a 5-second wait); a call carrying that
+    `confirm_after` (a detach is confirmed only after a 5-second wait); a call carrying that
     token is refused until the wait is over."""
     if node.state.server(server_id) is None:
         raise ApiError(404, f"no server {server_id!r}")

@@ -126,7 +126,7 @@ def _detach(client: ApiClient, args: argparse.Namespace) -> int:
     for warning in plan["warnings"]:
         print(f"WARNING: {warning}")
     print("press Ctrl-C to cancel", file=sys.stderr)
-    for left in range(5, 0, -1):  # seed 2.1: confirm only after a 5-second wait
+    for left in range(5, 0, -1):  # a detach is confirmed only after a 5-second wait
         print(f"\rdetaching in {left} s ", end="", file=sys.stderr, flush=True)
         time.sleep(1.0)
     print("", file=sys.stderr)

@@ -3,7 +3,7 @@
 `plan(view)` is a pure function of the replicated state, so every node computes
 the same plan with no master. It imports no asyncio, sqlite3, av or sockets.
 
-Rules (seed manual 1 and 2.2, DESIGN.md §4 points 6-10, issue 5):
+Rules (those of the failover function this reproduces):
 
 1. A camera is recorded by its home server while that server is alive, whatever
    its priority and the home's failover settings: own cameras never lose their
@@ -11,7 +11,7 @@ Rules (seed manual 1 and 2.2, DESIGN.md §4 points 6-10, issue 5):
 2. When its home is dead (or unknown to the view), a High/Medium/Low camera goes
    to an alive server with failover enabled that has a free channel: channels used
    (own + taken over) < min(max_cameras, 128) before adding it. Never-priority
-   cameras wait for their home. A lone server has no backup (seed point 1).
+   cameras wait for their home. A lone server has no backup (failover needs at least two servers).
 3. Channels short: High is placed before Medium before Low, and a High/Medium
    camera that finds no free channel displaces a lower-priority taken-over camera
    (lowest priority first). Only taken-over cameras are ever displaced.

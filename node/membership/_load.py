@@ -1,4 +1,5 @@
-"""This node's load, sampled with psutil for membership gossip (DESIGN.md §6).
+"""This node's load, sampled with psutil for membership gossip (CPU, memory,
+disk, network and channels used travel with every heartbeat).
 
     sampler = LoadSampler(data_dir, channels_used=lambda: recorder_channel_count())
     report = sampler.sample()          # a LoadReport; cheap, never blocks

@@ -2,7 +2,7 @@
 
 Each (kind, key) holds one `Record` whose version is a hybrid logical clock
 timestamp; a delete writes a tombstone. Local writes are stamped with `clock.now()`;
-remote records (issue 4's replication) go through `apply_remote`, which keeps the
+remote records (replication from peers) go through `apply_remote`, which keeps the
 newer version (last writer wins, node/replica.py). All records are also kept in
 memory: the configuration is small, so reads never touch the disk.
 

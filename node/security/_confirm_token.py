@@ -23,7 +23,7 @@ from node.security._crypto import (
 
 TOKEN_PREFIX = "ckd1"
 MAX_TOKEN_LEN = 1023
-CONFIRM_WAIT_S = 5.0  # seed 2.1 step 2: confirm only after a 5-second wait
+CONFIRM_WAIT_S = 5.0  # a detach is confirmed only after a 5-second wait
 CONFIRM_VALID_S = 120.0
 
 

@@ -1,6 +1,6 @@
 """Detaching a server from its system: what will happen.
 
-Seed 2.1 step 2: the owner chooses to keep or remove the server's cameras and can
+The owner chooses to keep or remove the server's cameras and can
 confirm only after a 5-second wait. The fixed API call `POST /servers/{id}/detach
 {"keep_cameras": b}` detaches at once; clients that show the choice (the CLI, a UI)
 use two steps:

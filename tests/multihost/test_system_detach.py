@@ -1,4 +1,4 @@
-"""Detach (seed 2.1): owner only, two-step with the 5-second wait, keep/remove cameras,
+"""Detach: owner only, two-step with the 5-second wait, keep/remove cameras,
 offline detach and return, last server with the forced logout on the events socket."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Table-driven tests of the failover planner's rules (seed 1, DESIGN.md §4 points 6-10)."""
+"""Table-driven tests of the failover planner's rules (failover settings, priorities, free channels, load, failback)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_never_camera_of_dead_home_is_not_taken_over():
         ([srv("b", alive=False)], None, UnplacedReason.NO_FAILOVER_SERVER),
         ([srv("b", failover=False), srv("c")], "c", None),
         ([srv("b", max_cameras=0)], None, UnplacedReason.NO_FREE_CHANNEL),
-        ([], None, UnplacedReason.NO_FAILOVER_SERVER),  # seed 1: a lone server has no backup
+        ([], None, UnplacedReason.NO_FAILOVER_SERVER),  # a lone server has no backup
     ],
 )
 @pytest.mark.parametrize("priority", ["high", "medium", "low"])
