@@ -11,7 +11,8 @@
 Topology: one "switch" namespace holding a Linux bridge, and one namespace per host,
 each joined to the bridge by a veth pair (``eth0`` inside the host, ``p<i>`` in the
 switch). Nothing is created in the root namespace: no packet of a test host can
-reach the machine's real interfaces (tests never send on the outward interface). Every namespace, process and
+reach the machine's real interfaces (tests never send on the outward interface).
+Every namespace, process and
 thread made here is removed on close, on test failure, on SIGTERM/SIGHUP and at exit;
 namespaces left by a run that was killed with SIGKILL are swept by the next run.
 """

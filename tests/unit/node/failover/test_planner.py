@@ -1,4 +1,5 @@
-"""Table-driven tests of the failover planner's rules (failover settings, priorities, free channels, load, failback)."""
+"""Table-driven tests of the failover planner's rules (failover settings,
+priorities, free channels, load, failback)."""
 
 from __future__ import annotations
 

@@ -98,7 +98,8 @@ def load_key(server: ServerView, used: int) -> tuple[Fraction, float, float, str
 
 
 def check_rules(view: SystemView, result: Plan) -> None:
-    """Every placement rule: no backup without a second server, priorities, free channels, load (spread: see below)."""
+    """Every placement rule: no backup without a second server, priorities, free
+    channels, load (spread: see below)."""
     assert list(result.placement) == [c.id for c in view.cameras]
     used = channels_used(view, result)
     backups = [s for s in view.servers if s.can_take_over]
