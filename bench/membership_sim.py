@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._common import replace_section  # noqa: E402
-from node.membership._types import LoadReport, MembershipConfig  # noqa: E402
+from node.membership import LoadReport, MembershipConfig  # noqa: E402
 from tests.sim.cluster import SimCluster  # noqa: E402
 
 SECTION = "## Membership simulation (bench/membership_sim.py)"

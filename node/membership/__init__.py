@@ -27,7 +27,7 @@ from node.membership._codec import (
     GossipRejected,
     GossipTooLarge,
 )
-from node.membership._load import PROC_CPU_KEY, LoadSampler
+from node.membership._load import LOCAL_LOAD_KEYS, PROC_CPU_KEY, LoadSampler
 from node.membership._runtime import GossipRuntime, GossipRuntimeError
 from node.membership._timing import GossipSettings, membership_config, shortest_dead_after_s
 from node.membership._transport import (
@@ -47,6 +47,7 @@ from node.membership._types import (
 )
 
 __all__ = [
+    "LOCAL_LOAD_KEYS",
     "MAGIC",
     "MAX_DATAGRAM_BYTES",
     "MAX_PAYLOAD_BYTES",
