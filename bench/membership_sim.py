@@ -1,7 +1,8 @@
 """Membership simulation benchmark: N nodes, random loss on every link, one kill.
 
-Runs the real Membership state machine and GossipCodec over the fake network and
-clock of tests/sim (seeded, reproducible), and measures per seed:
+Runs the real GossipRuntime of every node (Membership state machine, GossipCodec,
+timers, load provider) over the fake network and clock of tests/sim (seeded,
+reproducible), and measures per seed:
 - time for every surviving node to declare the killed node dead (p50/p95/max over
   nodes; and over all seeds),
 - false positives: suspect and dead events about nodes that were never killed,
@@ -28,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._common import replace_section  # noqa: E402
-from node.membership._types import LoadReport, MembershipConfig  # noqa: E402
+from node.membership import LoadReport, MembershipConfig  # noqa: E402
 from tests.sim.cluster import SimCluster  # noqa: E402
 
 SECTION = "## Membership simulation (bench/membership_sim.py)"
@@ -180,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             f"1-1.5 ms delay; default MembershipConfig (probe {config.probe_interval_s} s, "
             f"probe timeout {config.probe_timeout_s} s, k={config.indirect_probes}, suspicion "
             f"{config.suspicion_min_s}-{config.suspicion_max_s} s, gossip every "
-            f"{config.gossip_interval_s} s to {config.gossip_fanout}); every datagram "
-            f"encoded and authenticated by GossipCodec. Per seed: converge, watch "
+            f"{config.gossip_interval_s} s to {config.gossip_fanout}); every node a "
+            f"GossipRuntime (the code a node runs: timers, codec, load sampled every 0.5 s) "
+            f"over the simulated network, so every datagram is encoded and authenticated. "
+            f"Per seed: converge, watch "
             f"{args.observe:.0f} simulated s, kill one node, watch {args.after:.0f} s more. "
             f"Detection = kill -> each surviving node's own `dead` event; false suspect/dead "
             f"= events (summed over observers) about nodes never killed, in brackets the "

@@ -19,8 +19,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from node.membership._types import MembershipConfig
-
 ENV_PREFIX = "CAMKEEP_"
 # The most channels (cameras recorded at once) any server may have, whatever its
 # licence says: the failover function never takes a server past it.
@@ -52,28 +50,12 @@ class LoginConfig(_Section):
 
 
 class GossipConfig(_Section):
+    """Membership timing as the operator states it; node.membership.membership_config
+    turns it into the failure detector's settings (and explains the formula)."""
+
     interval_s: float = Field(default=0.2, gt=0, le=60)
     suspect_after_s: float = Field(default=1.0, gt=0, le=600)
     dead_after_s: float = Field(default=2.0, gt=0, le=3600)
-
-
-def membership_config(gossip: GossipConfig) -> MembershipConfig:
-    """The SWIM timing from [gossip]: probes every interval_s; suspicion lasts
-    between about half of suspect_after_s and what is left of dead_after_s after a few
-    probe rounds and the gossip of the verdict, so a killed node is dead within about
-    dead_after_s (MembershipConfig.detection_bound_s)."""
-    probe = gossip.interval_s
-    gossip_interval = max(probe / 2, 0.02)
-    suspicion_max = max(gossip.dead_after_s - 4 * probe - 3 * gossip_interval, 0.1)
-    suspicion_min = min(max(gossip.suspect_after_s / 2, 0.05), suspicion_max)
-    return MembershipConfig(
-        probe_interval_s=probe,
-        probe_timeout_s=probe / 2,
-        suspicion_min_s=suspicion_min,
-        suspicion_max_s=suspicion_max,
-        gossip_interval_s=gossip_interval,
-        reconnect_interval_s=max(probe * 5, 0.5),
-    )
 
 
 class FailoverConfig(_Section):

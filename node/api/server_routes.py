@@ -22,7 +22,7 @@ from node.api.models import (
 )
 from node.api.security import Admin, Node, Owner, Viewer
 from node.app import NodeRuntime
-from node.membership._types import LoadReport
+from node.membership import LoadReport
 from node.security import (
     ConfirmError,
     Role,

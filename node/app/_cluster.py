@@ -11,10 +11,16 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from node.config import NodeConfig, membership_config
-from node.membership._load import LoadSampler
-from node.membership._runtime import GossipRuntime, GossipRuntimeError
-from node.membership._types import LoadReport, MemberEvent, MemberView
+from node.config import NodeConfig
+from node.membership import (
+    GossipRuntime,
+    GossipRuntimeError,
+    LoadReport,
+    LoadSampler,
+    MemberEvent,
+    MemberView,
+    membership_config,
+)
 from node.replication import Record, RecordStore, Replicator
 from node.system import Server, SystemState
 

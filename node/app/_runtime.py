@@ -36,8 +36,7 @@ from node.app._identity import (
 from node.app._peers import PeerDirectory, SeenPeer, discovered, mdns_interfaces
 from node.config import NodeConfig
 from node.failover import FailoverService
-from node.membership._load import LoadSampler
-from node.membership._types import MemberEvent
+from node.membership import LoadSampler, MemberEvent
 from node.replication import HybridClock, Record, RecordStore, connect
 from node.security import (
     InternodeAuth,

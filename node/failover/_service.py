@@ -39,7 +39,7 @@ from node.failover._exchange import (
     recording_digest,
 )
 from node.failover._loop import FailoverLoop
-from node.membership._types import MemberView
+from node.membership import MemberView
 from node.system import SystemState
 from recorder import CameraSource, CameraStatus
 

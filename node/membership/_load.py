@@ -18,6 +18,9 @@ Figures:
   net_io_counters deltas between samples).
 - `channels_used`: from the callback the node supplies (the recorder's count).
 
+`local_load()` gives the same sample as the node's own load figures for people
+(`LOCAL_LOAD_KEYS`), with the disk's used percent, which is not gossiped.
+
 Every psutil call here reads counters and returns at once (nothing waits for an
 interval, like cpu_percent(interval=None)). A sample is reused for `min_interval_s`
 (0.5 s) so callers may ask as often as they like.
@@ -42,6 +45,13 @@ log = logging.getLogger(__name__)
 
 MIN_SAMPLE_INTERVAL_S = 0.5  # reuse a sample younger than this
 PROC_CPU_KEY = "proc_cpu"  # extra: this process's CPU, percent of one core
+LOCAL_LOAD_KEYS = (
+    "cpu_percent",
+    "memory_percent",
+    "disk_free_bytes",
+    "disk_used_percent",
+    "net_bytes_per_s",
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,7 @@ class LoadSampler:
         self._net: NetCounter | None = None
         self._cpu: CpuCounter | None = None
         self._channels = 0
+        self._disk_used_percent = 0.0
         self._warned: set[str] = set()
         # Figures are deltas from the previous sample: take the first readings now.
         self._process.cpu_percent(interval=None)
@@ -154,6 +165,19 @@ class LoadSampler:
         self._last, self._last_at = report, now
         return report
 
+    def local_load(self) -> dict[str, float | int]:
+        """This node's load as {LOCAL_LOAD_KEYS...}: the figures of `sample()` (so the
+        same caching and system-wide CPU measure) plus the data disk's used percent
+        (0 when it cannot be read); network bytes/s rounded to 0.1."""
+        report = self.sample()
+        return {
+            "cpu_percent": report.cpu_percent,
+            "memory_percent": report.mem_percent,
+            "disk_free_bytes": report.disk_free_bytes,
+            "disk_used_percent": self._disk_used_percent,
+            "net_bytes_per_s": round(report.net_bytes_per_s, 1),
+        }
+
     # ------------------------------------------------------------------ figures
 
     def _read_net(self, now: float | None = None) -> NetCounter | None:
@@ -176,12 +200,14 @@ class LoadSampler:
 
     def _disk_free(self) -> int:
         try:
-            free = psutil.disk_usage(str(self.data_dir)).free
+            usage = psutil.disk_usage(str(self.data_dir))
         except OSError as exc:
             self._warn_once("disk", f"cannot read free space of {self.data_dir}: {exc}")
+            self._disk_used_percent = 0.0
             return 0
         self._warned.discard("disk")
-        return max(int(free), 0)
+        self._disk_used_percent = clamp_percent(usage.percent)
+        return max(int(usage.free), 0)
 
     def _proc_cpu(self) -> float:
         try:

@@ -23,9 +23,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from node.membership._load import LoadSampler
-from node.membership._runtime import GossipRuntime, parse_address
-from node.membership._types import MemberEvent, MembershipConfig
+from node.membership import (
+    GossipRuntime,
+    LoadSampler,
+    MemberEvent,
+    MembershipConfig,
+    parse_address,
+)
 
 
 def emit(line: dict) -> None:

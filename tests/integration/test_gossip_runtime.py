@@ -14,15 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from node.membership._codec import MAGIC, GossipCodec
-from node.membership._load import LoadSampler
-from node.membership._runtime import (
+from node.config import GossipConfig
+from node.membership import (
+    MAGIC,
+    GossipCodec,
     GossipRuntime,
-    membership_config_for,
+    LoadSampler,
+    MemberEvent,
+    MembershipConfig,
+    membership_config,
     parse_address,
     peer_address,
 )
-from node.membership._types import MemberEvent, MembershipConfig
 
 HOST = "127.0.0.1"
 SYSTEM = "sys-it"
@@ -152,7 +155,9 @@ async def test_three_runtimes_find_each_other_with_load(make_member) -> None:
 
 
 @pytest.mark.parametrize(
-    "config", [CONFIG, membership_config_for(1.5)], ids=["default-2s", "configured-1.5s"]
+    "config",
+    [CONFIG, membership_config(GossipConfig(dead_after_s=1.5))],
+    ids=["default-2s", "configured-1.5s"],
 )
 async def test_abrupt_stop_is_dead_within_bound_and_restart_is_alive(
     make_member, config: MembershipConfig
@@ -416,18 +421,6 @@ def test_peer_address_forms() -> None:
     assert peer_address("10.0.0.2:7481") == "10.0.0.2:7481"
     with pytest.raises(ValueError):
         peer_address("http://10.0.0.2")  # gossip needs the port
-
-
-def test_membership_config_for_meets_the_requested_bound() -> None:
-    assert membership_config_for(2.0).detection_bound_s == pytest.approx(2.0)
-    assert membership_config_for(2.0).suspicion_max_s == pytest.approx(
-        MembershipConfig().suspicion_max_s
-    )
-    slow = membership_config_for(10.0, probe_interval_s=0.5, gossip_interval_s=0.2)
-    assert slow.detection_bound_s == pytest.approx(10.0)
-    assert slow.probe_timeout_s < slow.probe_interval_s
-    with pytest.raises(ValueError, match=r"at least 1\.50 s"):
-        membership_config_for(1.4)
 
 
 async def test_peer_given_before_start_as_url_with_a_hostname(make_member) -> None:

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from emulator.ports import free_port
-from node.membership._runtime import GossipRuntime
-from node.membership._types import MemberEvent, MembershipConfig
+from node.membership import GossipRuntime, MemberEvent, MembershipConfig
 
 HOST = "127.0.0.1"
 SYSTEM = "sys-proc"

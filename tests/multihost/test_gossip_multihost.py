@@ -14,7 +14,7 @@ from pathlib import Path
 import netns
 import pytest
 
-from node.membership._types import MembershipConfig
+from node.membership import MembershipConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER = str(ROOT / "tests" / "integration" / "gossip_peer.py")

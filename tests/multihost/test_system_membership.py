@@ -212,7 +212,7 @@ def test_outsiders_forgeries_and_replays_refused(lan) -> None:
     users = cluster.call(h1, "GET", "/api/v1/users", token).json()
     assert "mallory" not in {u["username"] for u in users}
     # gossip: forged datagrams (wrong secret) and a replayed valid one are rejected
-    from node.membership._codec import GossipCodec
+    from node.membership import GossipCodec
 
     now_ms = int(time.time() * 1000)
     forged_dgram = GossipCodec(system_id, "intruder", b"x" * 32).encode(

@@ -1,30 +1,45 @@
-"""A simulated system of nodes: Membership + GossipCodec per node over FakeNetwork.
+"""A simulated system of nodes: the real GossipRuntime per node over FakeNetwork.
 
-Each `SimNode` does what the real UDP runtime does: encode/authenticate outgoing
-messages, decode incoming datagrams (dropping GossipRejected ones), feed the state
-machine, and tick it at `next_deadline()`. Used by tests/sim and bench/membership_sim.py.
+Each `SimNode` is a GossipRuntime (codec, timers, peer addresses, load provider, event
+callback: the code a node runs) given the simulation's network and a per-node view of
+the fake clock instead of UDP and the asyncio loop. Killing a node silences its
+timers and its address, as kill -9 does. Used by tests/sim and
+bench/membership_sim.py.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
 
-from node.membership._codec import GossipCodec, GossipRejected
-from node.membership._machine import Membership
-from node.membership._types import (
+from node.membership import (
+    GossipRuntime,
     LoadReport,
     MemberEvent,
     MembershipConfig,
     MemberView,
-    Message,
-    Outgoing,
+    parse_address,
 )
-from tests.sim.fakes import FakeClock, FakeNetwork
+from node.membership._machine import Membership
+from tests.sim.fakes import FakeClock, FakeNetwork, NodeScheduler
 
 SYSTEM_ID = "sys-sim"
 SECRET = b"simulated system secret 32 bytes"
+
+T = TypeVar("T")
+
+
+def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (a runtime's start/stop over the fake
+    network) without an event loop: the simulation's time is the fake clock's."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a simulated runtime call waited for something")
 
 
 class SimNode:
@@ -37,75 +52,63 @@ class SimNode:
         config: MembershipConfig,
         *,
         seed: int,
-        epoch: int,
         secret: bytes = SECRET,
     ) -> None:
-        rng = random.Random(seed)
         self.node_id = node_id
         self.address = address
         self.clock = clock
         self.network = network
-        self.membership = Membership(node_id, config, address=address, epoch=epoch, rng=rng)
-        self.codec = GossipCodec(SYSTEM_ID, node_id, secret, boot=rng.getrandbits(63))
-        self.port = network.attach(address, self._on_datagram)
-        self.running = True
-        self.rejected: Counter[str] = Counter()
         self.events: list[MemberEvent] = []
-        self._timer = None
-        self._schedule()
+        self.scheduler = NodeScheduler(clock)
+        host, port = parse_address(address)
+        self.runtime = GossipRuntime(
+            node_id,
+            SYSTEM_ID,
+            secret,
+            host=host,
+            port=port,
+            config=config,
+            on_event=self.events.append,
+            network=network,
+            scheduler=self.scheduler,
+            rng=random.Random(seed),
+        )
 
-    # the runtime loop, event by event
-    def _on_datagram(self, data: bytes, source: str) -> None:
-        if not self.running:
-            return
-        try:
-            env = self.codec.decode(data, self.clock.wall_ms())
-        except GossipRejected as exc:
-            self.rejected[exc.reason] += 1
-            return
-        msg = Message(env.type, env.sender, env.payload, env.incarnation)
-        self._send(self.membership.on_message(msg, self.clock.now))
-        self._schedule()
+    def start(self, seed_address: str | None = None) -> None:
+        if seed_address is not None:
+            self.runtime.add_peer(seed_address)
+        run_now(self.runtime.start())
 
-    def _tick(self) -> None:
-        self._timer = None
-        if not self.running:
-            return
-        self._send(self.membership.on_tick(self.clock.now))
-        self._schedule(after_tick=True)
+    @property
+    def running(self) -> bool:
+        return self.scheduler.alive and self.runtime.running
 
-    def _send(self, outgoing: list[Outgoing]) -> None:
-        now_ms = self.clock.wall_ms()
-        for o in outgoing:
-            m = o.message
-            data = self.codec.encode(m.type, m.payload, incarnation=m.incarnation, now_ms=now_ms)
-            self.port.send(o.address, data)
+    @property
+    def membership(self) -> Membership:
+        """The runtime's state machine, for tests that inspect or bend it."""
+        membership = self.runtime._membership
+        assert membership is not None, "not started"
+        return membership
 
-    def _schedule(self, after_tick: bool = False) -> None:
-        self.events += self.membership.pop_events()
-        deadline = self.membership.next_deadline()
-        when = self.clock.now if deadline is None else deadline
-        if after_tick:
-            when = max(when, self.clock.now + 1e-4)  # never spin at one instant
-        if self._timer is not None and not self._timer.cancelled and self._timer.when <= when:
-            return
-        if self._timer is not None:
-            self._timer.cancelled = True
-        self._timer = self.clock.call_at(when, self._tick)
+    @property
+    def rejected(self) -> Counter[str]:
+        return Counter(self.runtime.stats()["rejected"])
 
     def kill(self) -> None:
         """kill -9: stop answering, no goodbye."""
-        self.running = False
-        self.network.detach(self.address)
-        if self._timer is not None:
-            self._timer.cancelled = True
+        self.scheduler.kill()
+        if self.network.owner(self.address) is not None:
+            self.network.detach(self.address)
 
     def leave(self) -> None:
-        self._send(self.membership.leave(self.clock.now))
+        run_now(self.runtime.stop(graceful=True))
         self.kill()
 
+    def set_load(self, load: LoadReport) -> None:
+        self.runtime.set_load_provider(lambda: load)
+
     def view(self) -> dict[str, MemberView]:
-        return self.membership.members()
+        return self.runtime.members()
 
 
 class SimCluster:
@@ -141,12 +144,9 @@ class SimCluster:
             self.network,
             self.config,
             seed=self.rng.getrandbits(32),
-            epoch=self.clock.wall_ms(),
         )
         self.nodes[node_id] = node
-        if seed_peer is not None:
-            node.membership.add_peer(None, self.address_of(seed_peer))
-            node._schedule()
+        node.start(None if seed_peer is None else self.address_of(seed_peer))
         return node
 
     def run(self, seconds: float) -> None:
@@ -159,7 +159,7 @@ class SimCluster:
         self.nodes[node_id].kill()
 
     def set_load(self, node_id: str, load: LoadReport) -> None:
-        self.nodes[node_id].membership.set_load(load)
+        self.nodes[node_id].set_load(load)
 
     def states_seen_by(self, observer: str) -> dict[str, str]:
         return {k: v.state for k, v in self.nodes[observer].view().items() if k != observer}

@@ -1,5 +1,6 @@
 """A fake clock that fires due timers, and a fake datagram network with per-link loss,
-delay and partitions. Deterministic: all randomness comes from a seeded Random."""
+delay and partitions, behind node.membership's Scheduler and DatagramNetwork seams.
+Deterministic: all randomness comes from a seeded Random."""
 
 from __future__ import annotations
 
@@ -8,13 +9,8 @@ import itertools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-
-class Transport(Protocol):
-    """What a membership runtime needs from the network: send one datagram."""
-
-    def send(self, address: str, data: bytes) -> None: ...
+from node.membership import Address, DatagramReceiver, format_address, parse_address
 
 
 @dataclass(order=True)
@@ -23,6 +19,9 @@ class _Timer:
     order: int
     callback: Callable[[], None] = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 class FakeClock:
@@ -59,6 +58,31 @@ class FakeClock:
         self.run_until(self.now + seconds)
 
 
+class NodeScheduler:
+    """One simulated process's view of the FakeClock (node.membership.Scheduler). When
+    the process is killed its pending timers never fire, as with kill -9."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.alive = True
+
+    def now(self) -> float:
+        return self.clock.now
+
+    def wall_ms(self) -> int:
+        return self.clock.wall_ms()
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> _Timer:
+        def fire() -> None:
+            if self.alive:
+                callback()
+
+        return self.clock.call_later(delay_s, fire)
+
+    def kill(self) -> None:
+        self.alive = False
+
+
 @dataclass
 class LinkStats:
     sent: int = 0
@@ -89,25 +113,34 @@ class FakeNetwork:
         self.jitter_s = jitter_s
         self.stats = LinkStats()
         self._handlers: dict[str, Callable[[bytes, str], None]] = {}
+        self._owners: dict[str, FakeTransport] = {}
         self._loss: dict[tuple[str, str], float] = {}
         self._delay: dict[tuple[str, str], float] = {}
         self._side: dict[str, int] = {}  # address -> partition group
         self.sniffer: Callable[[str, str, bytes], None] | None = None
 
-    def attach(self, address: str, handler: Callable[[bytes, str], None]) -> Transport:
-        """Receive datagrams for `address`; returns a transport sending from it."""
+    async def open(self, host: str, port: int, receiver: DatagramReceiver) -> FakeTransport:
+        """node.membership.DatagramNetwork: bind `host:port` (never suspends, so a
+        runtime's start() completes at once; see cluster.run_now)."""
+        if port == 0:
+            raise OSError("the simulated network needs explicit ports")
+        address = format_address(host, port)
+        transport = FakeTransport(self, address)
+
+        def handler(data: bytes, source: str) -> None:
+            receiver.datagram_received(data, parse_address(source))
+
         self._handlers[address] = handler
-        network = self
-
-        class _Port:
-            def send(self, to: str, data: bytes) -> None:
-                network.send(address, to, data)
-
-        return _Port()
+        self._owners[address] = transport
+        return transport
 
     def detach(self, address: str) -> None:
         """The process at `address` is gone: datagrams to it vanish."""
         self._handlers.pop(address, None)
+        self._owners.pop(address, None)
+
+    def owner(self, address: str) -> FakeTransport | None:
+        return self._owners.get(address)
 
     def set_loss(self, a: str, b: str, rate: float, *, both_ways: bool = True) -> None:
         self._loss[(a, b)] = rate
@@ -149,3 +182,24 @@ class FakeNetwork:
             return
         self.stats.delivered += 1
         handler(data, src)
+
+
+class FakeTransport:
+    """An endpoint on the FakeNetwork (node.membership.DatagramTransport)."""
+
+    def __init__(self, network: FakeNetwork, address: str) -> None:
+        self.network = network
+        self.address = address
+        self.local_address: Address = parse_address(address)
+        self.closed = False
+
+    def send(self, data: bytes, address: Address) -> bool:
+        if self.closed:
+            return False
+        self.network.send(self.address, format_address(*address), data)
+        return True
+
+    async def close(self) -> None:
+        self.closed = True
+        if self.network.owner(self.address) is self:  # not a successor at the same address
+            self.network.detach(self.address)

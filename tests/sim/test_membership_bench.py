@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from node.membership._types import MembershipConfig
+from node.membership import MembershipConfig
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "membership_sim.py"
 

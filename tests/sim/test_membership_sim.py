@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.membership._codec import GossipCodec
-from node.membership._types import LoadReport, MembershipConfig
+from node.membership import GossipCodec, LoadReport, MembershipConfig
 from tests.sim.cluster import SECRET, SYSTEM_ID, SimCluster
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.membership._types import MembershipConfig
+from node.membership import MembershipConfig
 from tests.sim.cluster import SimCluster
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.membership._codec import GossipCodec
+from node.membership import GossipCodec
 from node.security import (
     PURPOSE_GOSSIP,
     PURPOSE_INTERNODE,

@@ -1,4 +1,4 @@
-"""node/load.py: rate arithmetic (pure) and the sampler over the real psutil."""
+"""node/membership/_load.py: rate arithmetic (pure) and the sampler over the real psutil."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 from node.membership._load import (
+    LOCAL_LOAD_KEYS,
     PROC_CPU_KEY,
     CpuCounter,
     LoadSampler,
@@ -149,3 +150,23 @@ def test_busy_process_shows_in_both_cpu_figures(tmp_path: Path) -> None:
     report = sampler.sample()
     assert report.cpu_percent > 10.0
     assert report.extra[PROC_CPU_KEY] > 15.0
+
+
+def test_local_load_has_the_node_figures_of_the_same_sample(tmp_path: Path) -> None:
+    sampler = LoadSampler(tmp_path, min_interval_s=60.0)
+    figures = sampler.local_load()
+    report = sampler.sample()  # cached: the sample local_load was made from
+    assert tuple(figures) == LOCAL_LOAD_KEYS
+    assert figures["cpu_percent"] == report.cpu_percent
+    assert figures["memory_percent"] == report.mem_percent
+    assert figures["disk_free_bytes"] == report.disk_free_bytes > 0
+    assert figures["net_bytes_per_s"] == round(report.net_bytes_per_s, 1)
+    assert figures["disk_used_percent"] == pytest.approx(
+        psutil.disk_usage(str(tmp_path)).percent, abs=1.0
+    )
+    assert 0.0 <= figures["disk_used_percent"] <= 100.0
+
+
+def test_local_load_without_a_data_dir(tmp_path: Path) -> None:
+    figures = LoadSampler(tmp_path / "gone", min_interval_s=0.0).local_load()
+    assert figures["disk_free_bytes"] == 0 and figures["disk_used_percent"] == 0.0
