@@ -112,7 +112,7 @@ def test_other_packages_use_a_subpackage_through_its_face() -> None:
         for module in _imports(path):
             names = module.split(".")
             private = len(names) >= 3 and names[2].startswith("_")
-            if names[0] == "node" and names[1] != here and private:
+            if private and names[0] == "node" and names[1] != here:
                 wrong.append(f"{path.relative_to(ROOT)} imports private {module}")
     assert not wrong, "\n".join(wrong)
 
