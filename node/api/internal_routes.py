@@ -15,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -75,20 +76,23 @@ async def push_records(request: Request, caller: Peer) -> dict[str, int]:
 
 @router.post("/internal/sync")
 async def sync(request: Request, caller: Peer) -> dict[str, Any]:
-    replicator = _replicator(request)
-    try:
-        return replicator.answer_sync(await _json(request))
-    except ReplicaError as exc:
-        raise ApiError(422, f"digest malformed: {exc}") from None
+    return await _answer(request, lambda r, body: r.answer_sync(body), "digest malformed")
 
 
 @router.post("/internal/fetch")
 async def fetch(request: Request, caller: Peer) -> dict[str, Any]:
+    return await _answer(request, lambda r, body: r.answer_fetch(body), "fetch malformed")
+
+
+async def _answer(
+    request: Request, answer: Callable[[Any, Any], dict[str, Any]], what: str
+) -> dict[str, Any]:
+    """The replicator's answer to a peer's anti-entropy request (422 when malformed)."""
     replicator = _replicator(request)
     try:
-        return replicator.answer_fetch(await _json(request))
+        return answer(replicator, await _json(request))
     except ReplicaError as exc:
-        raise ApiError(422, str(exc)) from None
+        raise ApiError(422, f"{what}: {exc}") from None
 
 
 @router.post("/internal/detach")

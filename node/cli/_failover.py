@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from node.cli._cameras import PRIORITIES
 from node.cli._client import (
     add_server_arguments,
     client_from_args,
@@ -17,9 +18,6 @@ from node.cli._client import (
     run_command,
 )
 from node.cli._resolve import CAMERA, SERVER, resolve_ids, resolve_one
-from node.system import Priority
-
-PRIORITIES = tuple(p.value for p in Priority)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
