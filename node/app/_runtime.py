@@ -33,6 +33,7 @@ from node.app._identity import (
     lock_data_dir,
     prepare_data_dir,
 )
+from node.app._parts import build_login_throttle, build_recorder
 from node.app._peers import PeerDirectory, SeenPeer, discovered, mdns_interfaces
 from node.config import NodeConfig
 from node.failover import FailoverService
@@ -41,12 +42,11 @@ from node.replication import HybridClock, Record, RecordStore, connect
 from node.security import (
     InternodeAuth,
     InternodeVerifier,
-    LoginThrottle,
     SystemKeys,
     require_internode,
 )
 from node.system import AutoJoiner, SystemState, new_server_record
-from recorder import CameraStatus, RecorderService, RetentionPolicy
+from recorder import CameraStatus
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internode call is noise
@@ -70,15 +70,8 @@ class NodeRuntime:
         self.store = RecordStore(self._conn, self.hlc)
         self.state = SystemState(self.store, self.node_id)
         self.events = EventHub()
-        login = config.login
-        self.throttle = LoginThrottle(
-            time.monotonic,
-            free_failures=login.free_failures,
-            base_delay_s=login.base_delay_s,
-            max_delay_s=login.max_delay_s,
-            reset_after_s=login.reset_after_s,
-        )
-        self.recorder = _build_recorder(
+        self.throttle = build_login_throttle(config)
+        self.recorder = build_recorder(
             config, self.data_dir / RECORDINGS_DIR, self.node_id, self._on_status
         )
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -351,25 +344,3 @@ class NodeRuntime:
             self.cluster.add_peer(peer.url, peer.node_id)
         if self.config.join_token:
             self.auto_join.on_peer_seen(peer)
-
-
-def _build_recorder(
-    config: NodeConfig,
-    recordings: Path,
-    node_id: str,
-    on_status: Callable[[CameraStatus], None],
-) -> RecorderService:
-    retention = config.retention
-    max_age_s = None if retention.max_age_days is None else retention.max_age_days * 86400
-    return RecorderService(
-        recordings,
-        recordings / "index.db",
-        node_id,
-        segment_seconds=config.segment_seconds,
-        retention=RetentionPolicy(
-            max_bytes=retention.max_bytes,
-            min_free_bytes=retention.min_free_bytes,
-            max_age_s=max_age_s,
-        ),
-        on_status=on_status,
-    )
