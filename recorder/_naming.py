@@ -28,8 +28,10 @@ def segment_relpath(camera_id: str, start: datetime, collision: int = 0) -> Pure
     """Path of a segment relative to the recordings folder; `collision` > 0 adds `_n`."""
     validate_camera_id(camera_id)
     utc = start.astimezone(UTC)
-    stem = utc.strftime("%H-%M-%S") + (f"_{collision}" if collision else "")
-    return PurePosixPath(camera_id, utc.strftime("%Y-%m-%d"), stem + ".mp4")
+    stem = f"{utc:%H-%M-%S}" + (f"_{collision}" if collision else "")
+    # The year is written with four digits as the parser reads it (strftime's %Y
+    # does not pad years before 1000).
+    return PurePosixPath(camera_id, f"{utc.year:04d}-{utc:%m-%d}", stem + ".mp4")
 
 
 def parse_segment_relpath(relpath: str | PurePosixPath) -> tuple[str, datetime] | None:
