@@ -14,7 +14,6 @@ import sys
 import tempfile
 
 import atheris
-
 import harnesses
 
 INSTRUMENTED = ["emulator", "recorder", "discovery", "node"]

@@ -201,8 +201,10 @@ def _capture_http(send: Callable[[str], None]) -> bytes:
             with contextlib.suppress(TimeoutError, OSError):
                 while chunk := conn.recv(65536):
                     got.extend(chunk)
-                    if got.endswith(b"\r\n\r\n") or got.endswith(b"\r\n0\r\n\r\n") or (
-                        b"Content-Length" in got and not got.endswith(b"\r\n")
+                    if (
+                        got.endswith(b"\r\n\r\n")
+                        or got.endswith(b"\r\n0\r\n\r\n")
+                        or (b"Content-Length" in got and not got.endswith(b"\r\n"))
                     ):
                         conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
                         break
@@ -253,10 +255,10 @@ def http_seeds() -> None:
 
 
 def _soap_envelopes() -> dict[str, bytes]:
+    import fuzz_soap
     from lxml import etree
     from zeep.wsse.username import UsernameToken
 
-    import fuzz_soap
     from emulator.soap import SOAP11_NS, SOAP12_NS, TDS_NS, TRT_NS
 
     def envelope(ns: str, operation: str, service: str, children: str = "") -> etree._Element:
@@ -305,6 +307,7 @@ def soap_seeds() -> None:
 def wsd_seeds() -> None:
     import fuzz_wsd_matches
     import fuzz_wsd_probe
+
     from discovery.wsdiscovery_client import build_probe as client_probe
     from emulator.wsdiscovery_messages import (
         AppSequence,
@@ -351,13 +354,15 @@ def wsd_seeds() -> None:
 
 
 def mdns_seeds() -> None:
+    import fuzz_mdns_txt
     from zeroconf import ServiceInfo
 
-    import fuzz_mdns_txt
     from discovery.mdns_txt import SERVICE_TYPE, NodeInfo, encode_txt
 
     def txt(info: NodeInfo) -> bytes:
-        return ServiceInfo(SERVICE_TYPE, fuzz_mdns_txt.SERVICE_NAME, properties=encode_txt(info)).text
+        return ServiceInfo(
+            SERVICE_TYPE, fuzz_mdns_txt.SERVICE_NAME, properties=encode_txt(info)
+        ).text
 
     _write(
         "mdns_txt",
@@ -370,6 +375,7 @@ def mdns_seeds() -> None:
 
 def gossip_seeds() -> None:
     import fuzz_gossip
+
     from node.gossip_codec import GossipCodec
     from node.membership_types import LoadReport
     from node.membership_wire import Entry, LoadEntry, entry_to_json, load_to_json
@@ -402,6 +408,7 @@ def token_seeds() -> None:
     import fuzz_detach_token
     import fuzz_join_token
     import fuzz_session_token
+
     from node.detach import mint_confirm_token
     from node.join_token import mint_join_token
 
@@ -423,6 +430,7 @@ def token_seeds() -> None:
 
 def internode_seeds() -> None:
     import fuzz_internode_auth
+
     from node.internode_auth import sign_request
 
     def request(method: str, target: str, body: bytes, nonce: str) -> bytes:
@@ -465,7 +473,9 @@ def segment_name_seeds() -> None:
         {
             "plain": str(segment_relpath("cam1", start)).encode(),
             "collision": str(segment_relpath("front-door_2", start, 3)).encode(),
-            "dotted": str(segment_relpath("a.b", datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC))).encode(),
+            "dotted": str(
+                segment_relpath("a.b", datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC))
+            ).encode(),
         },
     )
 

@@ -8,9 +8,8 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 import harnesses
+import pytest
 
 NAMES = harnesses.names()
 SMOKE_RUNS = 2000
@@ -41,6 +40,7 @@ def test_seeds_reach_the_accepting_paths() -> None:
     import fuzz_internode_auth
     import fuzz_session_token
     import fuzz_soap
+
     from emulator.rtsp_message import RtspRequest, parse_message
     from emulator.soap import parse_request
     from emulator.soap_security import check_username_token
@@ -67,11 +67,15 @@ def test_seeds_reach_the_accepting_paths() -> None:
     for data in _seeds("soap"):
         request = parse_request(data)
         if request.token is not None:
-            check_username_token(request.token, fuzz_soap.USERNAME, fuzz_soap.PASSWORD, fuzz_soap.NOW)
+            check_username_token(
+                request.token, fuzz_soap.USERNAME, fuzz_soap.PASSWORD, fuzz_soap.NOW
+            )
             digests += request.token.password_type == "digest"
     assert digests >= 2
     for codec in ("h264", "hevc"):
-        tracks = parse_sdp((harnesses.CORPUS / "sdp" / f"describe_{codec}.sdp").read_text(), "rtsp://h/")
+        tracks = parse_sdp(
+            (harnesses.CORPUS / "sdp" / f"describe_{codec}.sdp").read_text(), "rtsp://h/"
+        )
         assert [t.codec for t in tracks] == [codec] and tracks[0].parameter_sets()
         units = InterleavedVideoReader(codec).feed(_read("rtp_interleaved", f"play_{codec}"))
         assert any(key for _, key, _ in units)
