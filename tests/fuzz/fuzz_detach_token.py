@@ -1,11 +1,11 @@
 """Detach confirmation tokens as any node of the system reads them from
-`POST /servers/{id}/detach {"confirm_token": ...}`: `node.detach.check_confirm_token`.
+`POST /servers/{id}/detach {"confirm_token": ...}`: `node.system._detach.check_confirm_token`.
 `data` is the token as text (JSON body, UTF-8); the payload is also re-signed with the
 system secret to reach the claims behind the MAC. Documented error: `ConfirmError`."""
 
 from __future__ import annotations
 
-from node.detach import ConfirmError, _mac, check_confirm_token
+from node.system._detach import ConfirmError, _mac, check_confirm_token
 
 SECRET = b"fuzz-system-secret-0123456789abcdef"
 SERVER_ID = "node-fuzz-2"

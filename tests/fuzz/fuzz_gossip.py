@@ -1,11 +1,11 @@
 """Gossip datagrams as a node's membership reads them.
 
-`data` is one UDP datagram. `node.gossip_codec.GossipCodec.decode` checks it as it
+`data` is one UDP datagram. `node.membership._codec.GossipCodec.decode` checks it as it
 comes (size, magic, MAC: garbage stops here). To reach what is behind the MAC, the
 datagram's body is also re-signed with the system key, as a buggy or hostile member
 of the system would send it, and decoded by a fresh codec: JSON shape, ids, time
 window, replay (the same datagram twice is refused), then the membership payload
-(`node.membership_wire.parse_payload`). Documented errors: `GossipRejected` (codec)
+(`node.membership._wire.parse_payload`). Documented errors: `GossipRejected` (codec)
 and `WireError` (payload).
 """
 
@@ -15,8 +15,8 @@ import contextlib
 import hashlib
 import hmac
 
-from node.gossip_codec import MAGIC, TAG_BYTES, GossipCodec, GossipRejected, derive_gossip_key
-from node.membership_wire import WireError, parse_payload
+from node.membership._codec import MAGIC, TAG_BYTES, GossipCodec, GossipRejected, derive_gossip_key
+from node.membership._wire import WireError, parse_payload
 
 SYSTEM_ID = "sys-fuzz"
 SECRET = b"fuzz-system-secret-0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Signed node-to-node HTTP requests as `node.internode_auth.InternodeVerifier` reads
+"""Signed node-to-node HTTP requests as `node.security._internode.InternodeVerifier` reads
 them (what `require_internode` runs before any internal route).
 
 `data` is a request: `METHOD target`, header lines, a blank line, the body. Headers
@@ -14,7 +14,7 @@ import contextlib
 
 from starlette.datastructures import Headers
 
-from node.internode_auth import (
+from node.security._internode import (
     HEADER_NODE,
     HEADER_NONCE,
     HEADER_SIGNATURE,

@@ -1,12 +1,12 @@
 """Join tokens as a system node reads them from a joining server's request:
-`node.join_token.read_claims` (unverified, on the joining side) and
+`node.security._join_token.read_claims` (unverified, on the joining side) and
 `verify_join_token`. `data` is the token as text (the JSON body is UTF-8). The
 payload is also re-signed with the system secret, to reach the claims behind the MAC.
 Documented error: `JoinTokenError`."""
 
 from __future__ import annotations
 
-from node.join_token import JoinTokenError, _mac, read_claims, verify_join_token
+from node.security._join_token import JoinTokenError, _mac, read_claims, verify_join_token
 
 SECRET = b"fuzz-system-secret-0123456789abcdef"
 SYSTEM_ID = "sys-fuzz"

@@ -1,11 +1,11 @@
-"""Bearer tokens as every API route reads them: `node.auth.TokenSigner.verify`.
+"""Bearer tokens as every API route reads them: `node.security._auth.TokenSigner.verify`.
 `data` is the token from an `Authorization: Bearer` header, decoded as HTTP header
 values are (latin-1); the payload is also re-signed with the system secret to reach
 the claims behind the MAC. Documented error: `AuthError`."""
 
 from __future__ import annotations
 
-from node.auth import AuthError, TokenSigner
+from node.security._auth import AuthError, TokenSigner
 
 SECRET = b"fuzz-system-secret-0123456789abcdef"
 SYSTEM_ID = "sys-fuzz"

@@ -83,7 +83,7 @@ class _RecordingSocket:
 @contextlib.contextmanager
 def _emulator(codec: str, cache: Path) -> Iterator[int]:
     from emulator.ports import free_port
-    from node.child_process import stop_process
+    from node.cli._child_process import stop_process
 
     port = free_port()
     command = [
@@ -376,9 +376,9 @@ def mdns_seeds() -> None:
 def gossip_seeds() -> None:
     import fuzz_gossip
 
-    from node.gossip_codec import GossipCodec
-    from node.membership_types import LoadReport
-    from node.membership_wire import Entry, LoadEntry, entry_to_json, load_to_json
+    from node.membership._codec import GossipCodec
+    from node.membership._types import LoadReport
+    from node.membership._wire import Entry, LoadEntry, entry_to_json, load_to_json
 
     sender = "node-sender"
     codec = GossipCodec(fuzz_gossip.SYSTEM_ID, sender, fuzz_gossip.SECRET, boot=7)
@@ -409,8 +409,8 @@ def token_seeds() -> None:
     import fuzz_join_token
     import fuzz_session_token
 
-    from node.detach import mint_confirm_token
-    from node.join_token import mint_join_token
+    from node.security._join_token import mint_join_token
+    from node.system._detach import mint_confirm_token
 
     join, _ = mint_join_token(
         fuzz_join_token.SECRET, fuzz_join_token.SYSTEM_ID, ttl_s=3600, now=fuzz_join_token.NOW
@@ -431,7 +431,7 @@ def token_seeds() -> None:
 def internode_seeds() -> None:
     import fuzz_internode_auth
 
-    from node.internode_auth import sign_request
+    from node.security._internode import sign_request
 
     def request(method: str, target: str, body: bytes, nonce: str) -> bytes:
         headers = sign_request(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from emulator.ports import free_port, free_port_block
-from node.child_process import stop_process
+from node.cli._child_process import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
