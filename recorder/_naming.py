@@ -9,9 +9,12 @@ from pathlib import PurePosixPath
 from ._model import InvalidCameraId
 
 _CAMERA_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
-# <HH-MM-SS>.mp4, or <HH-MM-SS>_<n>.mp4 when two segments start in the same second.
+# <HH-MM-SS>.mp4, or <HH-MM-SS>_<n>.mp4 when two segments start in the same second; only
+# the forms segment_relpath writes (ASCII digits, n without leading zeros), so that one
+# file name maps to one (camera, start, n).
 _SEGMENT = re.compile(
-    r"(?P<cam>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<time>\d{2}-\d{2}-\d{2})(?:_(?P<n>\d{1,4}))?\.mp4"
+    r"(?P<cam>[^/]+)/(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})/(?P<time>[0-9]{2}-[0-9]{2}-[0-9]{2})"
+    r"(?:_(?P<n>[1-9][0-9]{0,3}))?\.mp4"
 )
 
 

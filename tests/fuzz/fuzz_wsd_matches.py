@@ -17,6 +17,6 @@ def fuzz_one(data: bytes) -> None:
     assert cameras
     for camera in cameras:
         assert camera.endpoint and camera.endpoint.isprintable()
-        assert all(x.startswith(("http://", "https://")) for x in camera.xaddrs)
+        assert all(x.lower().startswith(("http://", "https://")) for x in camera.xaddrs)
     merged = merge(cameras + cameras)
     assert len(merged) == len({c.endpoint for c in cameras})
