@@ -12,17 +12,15 @@ and `WireError` (payload).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 
-from node.membership._codec import MAGIC, TAG_BYTES, GossipCodec, GossipRejected, derive_gossip_key
+from node.membership._codec import MAGIC, TAG_BYTES, GossipCodec, GossipRejected
 from node.membership._wire import WireError, parse_payload
 
 SYSTEM_ID = "sys-fuzz"
 SECRET = b"fuzz-system-secret-0123456789abcdef"
 RECEIVER = "node-receiver"
 NOW_MS = 1_714_564_800_000  # the seeds' timestamps are around this
-_KEY = derive_gossip_key(SECRET)
+_SIGNER = GossipCodec(SYSTEM_ID, "node-signer", SECRET, boot=0)  # its MAC is the system's
 
 
 def _codec() -> GossipCodec:
@@ -33,7 +31,7 @@ def resign(datagram: bytes) -> bytes:
     """The datagram's body (or all of `datagram` if it has no header) with a valid MAC."""
     header = len(MAGIC) + TAG_BYTES
     body = datagram[header:] if datagram.startswith(MAGIC) else datagram
-    return MAGIC + hmac.new(_KEY, MAGIC + body, hashlib.sha256).digest() + body
+    return MAGIC + _SIGNER._tag(body) + body
 
 
 def fuzz_one(data: bytes) -> None:

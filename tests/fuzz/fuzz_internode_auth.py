@@ -14,6 +14,7 @@ import contextlib
 
 from starlette.datastructures import Headers
 
+from node.security import PURPOSE_INTERNODE, derive_key
 from node.security._internode import (
     HEADER_NODE,
     HEADER_NONCE,
@@ -23,7 +24,6 @@ from node.security._internode import (
     InternodeAuthError,
     InternodeVerifier,
     canonical_request,
-    derive_internode_key,
     signature,
 )
 
@@ -64,7 +64,7 @@ def fuzz_one(data: bytes) -> None:
         )
     except (ValueError, UnicodeEncodeError):
         return  # not signable as it stands (the verifier refused it above)
-    good = signature(derive_internode_key(SECRET), canonical)
+    good = signature(derive_key(SECRET, PURPOSE_INTERNODE), canonical)
     resigned = [(k, v) for k, v in raw if k != HEADER_SIGNATURE.lower().encode()]
     resigned.append((HEADER_SIGNATURE.lower().encode(), good.encode()))
     verifier = _verifier()

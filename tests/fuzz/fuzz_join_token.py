@@ -6,7 +6,8 @@ Documented error: `JoinTokenError`."""
 
 from __future__ import annotations
 
-from node.security._join_token import JoinTokenError, _mac, read_claims, verify_join_token
+from node.security._crypto import mac_b64
+from node.security._join_token import JoinTokenError, _key, read_claims, verify_join_token
 
 SECRET = b"fuzz-system-secret-0123456789abcdef"
 SYSTEM_ID = "sys-fuzz"
@@ -27,4 +28,4 @@ def fuzz_one(data: bytes) -> None:
 def resign(token: str) -> str:
     parts = token.split(".")
     payload = parts[1] if len(parts) == 3 else token
-    return f"ckj1.{payload}.{_mac(SECRET, payload)}"
+    return f"ckj1.{payload}.{mac_b64(_key(SECRET), payload)}"

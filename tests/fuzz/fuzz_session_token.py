@@ -1,11 +1,12 @@
-"""Bearer tokens as every API route reads them: `node.security._auth.TokenSigner.verify`.
+"""Bearer tokens as every API route reads them: `node.security.TokenSigner.verify`.
 `data` is the token from an `Authorization: Bearer` header, decoded as HTTP header
 values are (latin-1); the payload is also re-signed with the system secret to reach
 the claims behind the MAC. Documented error: `AuthError`."""
 
 from __future__ import annotations
 
-from node.security._auth import AuthError, TokenSigner
+from node.security import AuthError, TokenSigner
+from node.security._crypto import mac_b64
 
 SECRET = b"fuzz-system-secret-0123456789abcdef"
 SYSTEM_ID = "sys-fuzz"
@@ -26,4 +27,4 @@ def fuzz_one(data: bytes) -> None:
 def resign(token: str) -> str:
     parts = token.split(".")
     payload = parts[1] if len(parts) == 3 else token
-    return f"ck1.{payload}.{SIGNER._sign(payload)}"
+    return f"ck1.{payload}.{mac_b64(SIGNER._key, payload)}"

@@ -409,8 +409,7 @@ def token_seeds() -> None:
     import fuzz_join_token
     import fuzz_session_token
 
-    from node.security._join_token import mint_join_token
-    from node.system._detach import mint_confirm_token
+    from node.security import mint_confirm_token, mint_join_token
 
     join, _ = mint_join_token(
         fuzz_join_token.SECRET, fuzz_join_token.SYSTEM_ID, ttl_s=3600, now=fuzz_join_token.NOW
