@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 
-from node.membership._codec import MAGIC, TAG_BYTES, GossipCodec, GossipRejected
+from node.membership import MAGIC, GossipCodec, GossipRejected
+from node.membership._codec import TAG_BYTES
 from node.membership._wire import WireError, parse_payload
 
 SYSTEM_ID = "sys-fuzz"

@@ -376,8 +376,7 @@ def mdns_seeds() -> None:
 def gossip_seeds() -> None:
     import fuzz_gossip
 
-    from node.membership._codec import GossipCodec
-    from node.membership._types import LoadReport
+    from node.membership import GossipCodec, LoadReport
     from node.membership._wire import Entry, LoadEntry, entry_to_json, load_to_json
 
     sender = "node-sender"

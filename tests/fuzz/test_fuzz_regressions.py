@@ -44,7 +44,7 @@ def test_seeds_reach_the_accepting_paths() -> None:
     from emulator.rtsp_message import RtspRequest, parse_message
     from emulator.soap import parse_request
     from emulator.soap_security import check_username_token
-    from node.membership._codec import GossipCodec
+    from node.membership import GossipCodec
     from node.membership._wire import parse_payload
     from node.security._internode import InternodeVerifier
     from recorder._rtp import InterleavedVideoReader, parse_sdp
