@@ -14,6 +14,8 @@ from emulator.runner import EmulatorConfig, RunningEmulator, start_emulator
 from emulator.stream import SOFT_BUFFER_BYTES, STUCK_TIMEOUT_S
 from emulator.video import DEFAULT_CACHE_DIR
 
+DEFAULT_CONTROL_PORT = 8553
+
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -34,7 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     add("--rtsp-port", type=_port, default=8554, help="RTSP port shared by all cameras (8554)")
     add("--onvif-port", type=_port, default=8000, help="ONVIF port of camera 1; camera i: +i-1")
-    add("--control-port", type=_port, default=8553, help="control API (faults) port (8553)")
+    add(
+        "--control-port",
+        type=_port,
+        help=f"control API (faults) port (default {DEFAULT_CONTROL_PORT}, or a free port if"
+        " that one is taken; a port given here must be free)",
+    )
     add("--no-control", action="store_true", help="do not start the control API")
     add("--wsd-port", type=_port, default=3702, help="WS-Discovery port (3702)")
     add("--no-wsd", action="store_true", help="do not answer WS-Discovery probes")
@@ -96,6 +103,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--log-level", default="WARNING", help="logging level (WARNING)")
 
 
+def _control_port(args: argparse.Namespace) -> int:
+    return DEFAULT_CONTROL_PORT if args.control_port is None else args.control_port
+
+
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     if (args.user is None) != (args.password is None):
         raise SystemExit("camkeep emulate: --user and --password go together")
@@ -111,7 +122,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         host=args.host,
         rtsp_port=args.rtsp_port,
         onvif_port=args.onvif_port,
-        control_port=None if args.no_control else args.control_port,
+        control_port=None if args.no_control else _control_port(args),
+        control_port_fallback=args.control_port is None,
         wsd_port=args.wsd_port,
         wsd=not args.no_wsd,
         onvif=not args.no_onvif,
@@ -167,6 +179,13 @@ async def _serve(config: EmulatorConfig) -> int:
         return 0
     running = starting.result()
     try:
+        if config.control_port_fallback and running.control_port != config.control_port:
+            print(
+                f"camkeep emulate: control port {config.control_port} is in use;"
+                f" control API on port {running.control_port}",
+                file=sys.stderr,
+                flush=True,
+            )
         for line in describe(running):
             print(line, flush=True)
         print("ready", flush=True)

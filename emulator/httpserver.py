@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,11 @@ def parse_request_head(data: bytes) -> RequestHead:
         key = name.lower()
         value = value.strip(" \t")
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    split = urlsplit(target)
-    query = dict(parse_qsl(split.query, keep_blank_values=True))
-    return RequestHead(method, unquote(split.path), query, version, headers)
+    # Origin form is path[?query]; urlsplit would read a path starting with '//' as a
+    # host ('//x/y' -> path '/y'), so the target is split here.
+    path, _, query_text = target.partition("?")
+    query = dict(parse_qsl(query_text, keep_blank_values=True))
+    return RequestHead(method, unquote(path), query, version, headers)
 
 
 def body_length(head: RequestHead) -> int | None:

@@ -45,7 +45,7 @@ class Authenticator:
     def _nonce_age(self, nonce: str, now: float) -> float | None:
         stamp, mac = nonce[:-24], nonce[-24:]
         expected = hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:24]
-        if not stamp or not hmac.compare_digest(mac, expected):
+        if not stamp or not _same(mac, expected):
             return None
         try:
             return now - int(stamp, 16)
@@ -86,9 +86,7 @@ class Authenticator:
             user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             return False
-        return hmac.compare_digest(user, self.username) & hmac.compare_digest(
-            password, self.password
-        )
+        return _same(user, self.username) & _same(password, self.password)
 
     def _check_digest(self, method: str, params: dict[str, str], now: float) -> str:
         needed = ("username", "realm", "nonce", "uri", "response")
@@ -105,13 +103,21 @@ class Authenticator:
             expected = _md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
         else:
             return "denied"
-        user_ok = hmac.compare_digest(params["username"], self.username)
-        if not (user_ok & hmac.compare_digest(params["response"].lower(), expected)):
+        user_ok = _same(params["username"], self.username)
+        if not (user_ok & _same(params["response"].lower(), expected)):
             return "denied"
         age = self._nonce_age(params["nonce"], now)
         if age is None or age < -5:
             return "denied"
         return "stale" if age > NONCE_LIFETIME_S else "ok"
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of two texts. On bytes: compare_digest refuses str with
+    non-ASCII characters (TypeError), and a client may send any."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _same_uri(signed: str, requested: str) -> bool:

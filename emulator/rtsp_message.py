@@ -177,6 +177,10 @@ def _parse_head(head: bytes) -> RtspRequest:
         raise RtspParseError(505 if version.startswith("RTSP/") else 400, "bad version", cseq)
     if uri != "*" and not uri.lower().startswith(("rtsp://", "rtsps://", "/")):
         raise RtspParseError(400, "bad request URI", cseq)
+    try:
+        urlsplit(uri)  # the path is read from it later (e.g. a bad IPv6 host raises)
+    except ValueError:
+        raise RtspParseError(400, "bad request URI", cseq) from None
     if len(lines) - 1 > MAX_HEADERS:
         raise RtspParseError(400, "too many headers", cseq)
     headers: dict[str, str] = {}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emulator.camera import CameraSpec, StreamSettings
 from emulator.edge_recorder import EdgeRecorder, FileUnits, HeldUnits, LoopUnits, UnitStore
@@ -20,6 +22,9 @@ from emulator.rtsp_server import SESSION_TIMEOUT_S, RtspServer, ServedStream
 from emulator.stream import SOFT_BUFFER_BYTES, STUCK_TIMEOUT_S, Pacer, StreamPath
 from emulator.video import DEFAULT_CACHE_DIR, EncodeParams, LiveEncoder, cached_loop
 
+if TYPE_CHECKING:
+    from emulator.control import ControlApi
+
 log = logging.getLogger(__name__)
 
 
@@ -29,6 +34,10 @@ class EmulatorConfig:
     rtsp_port: int = 8554  # 0: any free port
     onvif_port: int = 8000  # camera i at onvif_port + i - 1; 0: any free block
     control_port: int | None = 8553  # None: no control API; 0: any free port
+    # When control_port is taken, serve the control API on a free port instead (the
+    # default port of `camkeep emulate`: a second emulator on the host still starts).
+    # False: a taken port is an error, as a port the user chose must be.
+    control_port_fallback: bool = False
     wsd_port: int = 3702
     wsd: bool = True
     onvif: bool = True
@@ -196,6 +205,25 @@ class RunningEmulator:
             recorder.close()
 
 
+async def _start_control_server(config: EmulatorConfig, api: ControlApi) -> asyncio.Server:
+    from emulator.httpserver import start_http_server
+
+    assert config.control_port is not None
+    try:
+        return await start_http_server(config.host, config.control_port, api)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        if not config.control_port_fallback:
+            raise OSError(
+                f"control port {config.control_port} on {config.host} is in use"
+                " (choose another with --control-port)"
+            ) from None
+    server = await start_http_server(config.host, 0, api)
+    log.info("control port %d is in use; control API on a free port", config.control_port)
+    return server
+
+
 async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
     """Encode the loops, then start RTSP, ONVIF, WS-Discovery and the control API."""
     host = config.host
@@ -244,10 +272,9 @@ async def start_emulator(config: EmulatorConfig) -> RunningEmulator:
             running.onvif = await start_onvif_servers(cameras, faults, recorders)
         if config.control_port is not None:
             from emulator.control import ControlApi
-            from emulator.httpserver import start_http_server
 
             api = ControlApi(cameras, faults, running.client_count)
-            running.control = await start_http_server(host, config.control_port, api)
+            running.control = await _start_control_server(config, api)
             running.control_port = running.control.sockets[0].getsockname()[1]
         if config.wsd:
             from emulator.wsdiscovery import WSDiscoveryResponder

@@ -104,7 +104,10 @@ def parse_message(data: bytes) -> Probe | Resolve | None:
 def _scope_matches_rfc3986(wanted: str, offered: str) -> bool:
     """WS-Discovery rfc3986 rule: same scheme and authority (case-insensitive), and the
     wanted path's segments are a prefix of the offered path's segments."""
-    w, o = urlsplit(wanted), urlsplit(offered)
+    try:
+        w, o = urlsplit(wanted), urlsplit(offered)
+    except ValueError:  # e.g. a malformed IPv6 host: such a scope matches nothing
+        return False
     if w.scheme.lower() != o.scheme.lower() or w.netloc.lower() != o.netloc.lower():
         return False
     w_segments = [s for s in w.path.split("/") if s]

@@ -9,9 +9,12 @@ from pathlib import PurePosixPath
 from ._model import InvalidCameraId
 
 _CAMERA_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
-# <HH-MM-SS>.mp4, or <HH-MM-SS>_<n>.mp4 when two segments start in the same second.
+# <HH-MM-SS>.mp4, or <HH-MM-SS>_<n>.mp4 when two segments start in the same second; only
+# the forms segment_relpath writes (ASCII digits, n without leading zeros), so that one
+# file name maps to one (camera, start, n).
 _SEGMENT = re.compile(
-    r"(?P<cam>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<time>\d{2}-\d{2}-\d{2})(?:_(?P<n>\d{1,4}))?\.mp4"
+    r"(?P<cam>[^/]+)/(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})/(?P<time>[0-9]{2}-[0-9]{2}-[0-9]{2})"
+    r"(?:_(?P<n>[1-9][0-9]{0,3}))?\.mp4"
 )
 
 
@@ -28,8 +31,10 @@ def segment_relpath(camera_id: str, start: datetime, collision: int = 0) -> Pure
     """Path of a segment relative to the recordings folder; `collision` > 0 adds `_n`."""
     validate_camera_id(camera_id)
     utc = start.astimezone(UTC)
-    stem = utc.strftime("%H-%M-%S") + (f"_{collision}" if collision else "")
-    return PurePosixPath(camera_id, utc.strftime("%Y-%m-%d"), stem + ".mp4")
+    stem = f"{utc:%H-%M-%S}" + (f"_{collision}" if collision else "")
+    # The year is written with four digits as the parser reads it (strftime's %Y
+    # does not pad years before 1000).
+    return PurePosixPath(camera_id, f"{utc.year:04d}-{utc:%m-%d}", stem + ".mp4")
 
 
 def parse_segment_relpath(relpath: str | PurePosixPath) -> tuple[str, datetime] | None:

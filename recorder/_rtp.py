@@ -59,8 +59,8 @@ def parse_sdp(text: str, base_url: str) -> list[MediaTrack]:
         line = raw.strip()
         if line.startswith("m="):
             parts = line[2:].split()
-            if len(parts) < 4:
-                raise RtspProtocolError(f"bad SDP media line {line!r}")
+            if len(parts) < 4 or not (parts[3].isascii() and parts[3].isdigit()):
+                raise RtspProtocolError(f"bad SDP media line {line[:80]!r}")
             tracks.append({"kind": parts[0], "pt": int(parts[3]), "rtpmap": None, "fmtp": {}})
         elif line.startswith("a=control:"):
             value = line[len("a=control:") :].strip()
@@ -88,7 +88,10 @@ def parse_sdp(text: str, base_url: str) -> list[MediaTrack]:
         elif re.match(r"(?i)rtsps?://", control):
             url = control
         else:
-            url = urljoin(base, control)
+            try:
+                url = urljoin(base, control)
+            except ValueError:  # e.g. a malformed IPv6 host in the base or the control
+                raise RtspProtocolError(f"bad SDP control {control[:80]!r}") from None
         out.append(MediaTrack(t["kind"], encoding, t["pt"], clock, url, t["fmtp"]))
     return out
 

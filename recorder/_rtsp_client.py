@@ -206,13 +206,16 @@ class RtspClient:
         head = self._buffer[:end].decode("utf-8", "replace").split("\r\n")
         self._buffer = self._buffer[end + 4 :]
         parts = head[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("RTSP/") or not parts[1].isdigit():
+        if len(parts) < 2 or not parts[0].startswith("RTSP/") or not _is_number(parts[1]):
             raise RtspProtocolError(f"not an RTSP answer: {head[0][:80]!r}")
         headers: dict[str, list[str]] = {}
         for line in head[1:]:
             name, _, value = line.partition(":")
             headers.setdefault(name.strip().lower(), []).append(value.strip())
-        length = int((headers.get("content-length") or ["0"])[0] or 0)
+        length_text = (headers.get("content-length") or ["0"])[0] or "0"
+        if not _is_number(length_text):
+            raise RtspProtocolError(f"bad Content-Length {length_text[:20]!r}")
+        length = int(length_text)
         if not 0 <= length <= MAX_BODY_BYTES:
             raise RtspProtocolError("RTSP answer body too large")
         while len(self._buffer) < length:
@@ -250,3 +253,8 @@ class RtspClient:
             if draining:
                 return
             self.keepalive_if_due(time.monotonic())
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes digits int() refuses, such as '²'."""
+    return text.isascii() and text.isdigit() and len(text) < 12

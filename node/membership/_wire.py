@@ -65,7 +65,8 @@ def uint(value: Any, name: str, limit: int = MAX_U63) -> int:
 
 
 def _number(value: Any, name: str, limit: float) -> float:
-    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= limit:
+    # Bounds first: math.isfinite() of an int too large for a float raises OverflowError.
+    if type(value) not in (int, float) or not 0 <= value <= limit or not math.isfinite(value):
         raise WireError(f"bad {name}")
     return float(value)
 

@@ -59,7 +59,7 @@ def check_confirm_token(
         body = token_body(parts[1])
         token_server, keep = str(body["s"]), bool(body["k"])
         valid_from, expires_at = float(body["nb"]), float(body["exp"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: float() of a huge int
         raise ConfirmError("confirm_token malformed") from None
     if token_server != server_id or keep != keep_cameras:
         raise ConfirmError("confirm_token was issued for another server or camera choice")

@@ -308,6 +308,8 @@ class InternodeVerifier:
         secret = self._secret(system_secret)
         if not secret:
             raise InternodeAuthError("not_in_system")
+        if not method.isascii():  # HTTP methods are ASCII tokens; the canonical form is ASCII
+            raise InternodeAuthError("bad_header", "method")
         canonical = canonical_request(
             method, target, signed.system_id, signed.node_id, signed.time_ms, signed.nonce, body
         )
@@ -361,7 +363,7 @@ def require_internode(
                 target, request.headers, system_id=system_id, system_secret=secret
             )
             length = request.headers.get("content-length", "0")
-            if not length.isdigit() or int(length) > max_body_bytes:
+            if not (length.isascii() and length.isdigit()) or int(length) > max_body_bytes:
                 raise HTTPException(status_code=413, detail="request body too large")
             body = await request.body()  # cached by Starlette: the route still sees it
             if len(body) > max_body_bytes:

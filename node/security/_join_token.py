@@ -69,7 +69,7 @@ def read_claims(token: str) -> JoinClaims:
     try:
         body = token_body(parts[1])
         claims = JoinClaims(str(body["s"]), float(body["exp"]), str(body["n"]))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: float() of a huge int
         raise JoinTokenError("join token malformed") from None
     if not _SYSTEM_ID.fullmatch(claims.system_id):
         raise JoinTokenError("join token names a malformed system id")

@@ -70,7 +70,7 @@ class TokenSigner:
             claims = TokenClaims(
                 str(body["u"]), str(body["s"]), float(body["iat"]), float(body["exp"])
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # float() of a huge int
             raise AuthError("invalid token") from None
         if claims.system_id != self._system_id:
             raise AuthError("token of another system")
