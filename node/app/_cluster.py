@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import socket
 from collections.abc import Callable, Iterable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from node.config import NodeConfig
@@ -27,30 +28,20 @@ from node.system import Server, SystemState
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class Cluster:
-    def __init__(
-        self,
-        node_id: str,
-        config: NodeConfig,
-        state: SystemState,
-        store: RecordStore,
-        *,
-        on_member_event: Callable[[MemberEvent], None],
-        load_sampler: LoadSampler,
-        post: Callable[[str, str, dict[str, Any]], Any],
-        apply: Callable[[list[Record]], Any],
-    ) -> None:
-        self._node_id = node_id
-        self._config = config
-        self._state = state
-        self._store = store
-        self._on_member_event = on_member_event
-        self._load_sampler = load_sampler
-        self._load_extra: dict[str, str | int | float | bool] = {}
-        self._post = post
-        self._apply = apply
-        self.gossip: GossipRuntime | None = None
-        self.replicator: Replicator | None = None
+    node_id: str
+    config: NodeConfig
+    state: SystemState
+    store: RecordStore
+    _: KW_ONLY
+    on_member_event: Callable[[MemberEvent], None]
+    load_sampler: LoadSampler
+    post: Callable[[str, str, dict[str, Any]], Any]
+    apply: Callable[[list[Record]], Any]
+    gossip: GossipRuntime | None = field(default=None, init=False)
+    replicator: Replicator | None = field(default=None, init=False)
+    load_extra: dict[str, str | int | float | bool] = field(default_factory=dict, init=False)
 
     def members(self) -> dict[str, MemberView]:
         """The gossip membership view (empty while not a member)."""
@@ -58,15 +49,15 @@ class Cluster:
 
     def server_state(self, server_id: str) -> str:
         """alive | suspect | dead for a server (never heard of, or left: dead)."""
-        if server_id == self._node_id:
-            return "alive" if self._state.is_member() else "dead"
+        if server_id == self.node_id:
+            return "alive" if self.state.is_member() else "dead"
         view = self.members().get(server_id)
         if view is None or view.state == "left":
             return "dead"
         return view.state
 
     def member_load(self, server_id: str) -> LoadReport | None:
-        if server_id == self._node_id:
+        if server_id == self.node_id:
             return self.load_report()
         view = self.members().get(server_id)
         return None if view is None else view.load
@@ -74,18 +65,18 @@ class Cluster:
     def set_load_extra(self, key: str, value: str | int | float | bool) -> None:
         """A small value gossiped with this node's load (at most 8 keys of <= 64
         characters; see the membership wire format)."""
-        self._load_extra[key] = value
+        self.load_extra[key] = value
 
     def load_report(self) -> LoadReport:
         """This node's load as gossiped: the sampler's figures and the extra values."""
-        report = self._load_sampler.sample()
-        if not self._load_extra:
+        report = self.load_sampler.sample()
+        if not self.load_extra:
             return report
-        return dataclasses.replace(report, extra={**report.extra, **self._load_extra})
+        return dataclasses.replace(report, extra={**report.extra, **self.load_extra})
 
     def add_peer(self, url: object, node_id: str | None = None) -> None:
         """Tell gossip about a member's address (ignored while not a member or for junk)."""
-        if self.gossip is not None and isinstance(url, str) and node_id != self._node_id:
+        if self.gossip is not None and isinstance(url, str) and node_id != self.node_id:
             with contextlib.suppress(ValueError):
                 self.gossip.add_peer(url, node_id)
 
@@ -104,35 +95,35 @@ class Cluster:
         }
 
     async def start(self, seed_urls: Iterable[str]) -> None:
-        system = self._state.system()
+        system = self.state.system()
         if system is None or self.gossip is not None:
             return
-        host = self._config.listen_host
+        host = self.config.listen_host
         with contextlib.suppress(OSError):
             host = socket.gethostbyname(host)
         gossip = GossipRuntime(
-            self._node_id,
+            self.node_id,
             system["id"],
             bytes.fromhex(system["secret"]),
             host=host,
-            port=self._config.listen_port,
-            config=membership_config(self._config.gossip),
-            on_event=self._on_member_event,
+            port=self.config.listen_port,
+            config=membership_config(self.config.gossip),
+            on_event=self.on_member_event,
             load_provider=self.load_report,
         )
         try:
             await gossip.start()
         except (OSError, GossipRuntimeError) as exc:
-            log.error("gossip cannot bind %s:%s/udp: %s", host, self._config.listen_port, exc)
+            log.error("gossip cannot bind %s:%s/udp: %s", host, self.config.listen_port, exc)
             return
         self.gossip = gossip
-        servers = [Server.from_record(s) for s in self._state.servers()]
-        seeds = [s.url for s in servers if s.id != self._node_id and s.url]
-        seeds += [*seed_urls, *self._config.peers]
+        servers = [Server.from_record(s) for s in self.state.servers()]
+        seeds = [s.url for s in servers if s.id != self.node_id and s.url]
+        seeds += [*seed_urls, *self.config.peers]
         for url in dict.fromkeys(seeds):
             self.add_peer(url)
         self.replicator = Replicator(
-            self._store, post=self._post, targets=self._replication_targets, apply=self._apply
+            self.store, post=self.post, targets=self._replication_targets, apply=self.apply
         )
         self.replicator.start()
         log.info("membership started in system %s", system["id"])
@@ -148,8 +139,8 @@ class Cluster:
     def _replication_targets(self) -> list[tuple[str, str]]:
         out = []
         members = self.members()
-        for server in map(Server.from_record, self._state.servers()):
-            if server.id == self._node_id or server.url is None:
+        for server in map(Server.from_record, self.state.servers()):
+            if server.id == self.node_id or server.url is None:
                 continue
             view = members.get(server.id)
             if view is not None and view.state in ("dead", "left"):

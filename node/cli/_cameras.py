@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from node.cli._client import (
+    ApiClient,
     CliError,
     add_server_arguments,
     client_from_args,
@@ -18,6 +20,14 @@ from node.cli._resolve import CAMERA, resolve_ids, resolve_one
 from node.system import Priority
 
 PRIORITIES = tuple(p.value for p in Priority)
+
+
+def set_priority(client: ApiClient, cameras: list[str], priority: str) -> list[dict[str, Any]]:
+    """Set the failover priority of cameras named by id, id prefix or name; the cameras
+    as changed (one call for all of them)."""
+    ids = resolve_ids(client, CAMERA, cameras)
+    body = {"camera_ids": ids, "priority": priority}
+    return client.request("PUT", "/api/v1/cameras/priority", json=body)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,12 +147,7 @@ def run(args: argparse.Namespace) -> int:
                 client.request("DELETE", f"/api/v1/cameras/{camera_id}")
                 print(f"camera {args.camera!r} deleted")
             elif args.action == "priority":
-                ids = resolve_ids(client, CAMERA, args.cameras)
-                changed = client.request(
-                    "PUT",
-                    "/api/v1/cameras/priority",
-                    json={"camera_ids": ids, "priority": args.priority},
-                )
+                changed = set_priority(client, args.cameras, args.priority)
                 print(f"{len(changed)} camera(s) set to priority {args.priority}")
         return 0
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from node.cli._cameras import PRIORITIES
+from node.cli._cameras import PRIORITIES, set_priority
 from node.cli._client import (
     add_server_arguments,
     client_from_args,
     print_table,
     run_command,
 )
-from node.cli._resolve import CAMERA, SERVER, resolve_ids, resolve_one
+from node.cli._resolve import SERVER, resolve_one
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,12 +76,7 @@ def run(args: argparse.Namespace) -> int:
             if args.action == "show":
                 _show(client.request("GET", "/api/v1/failover"))
             elif args.action == "set-priority":
-                ids = resolve_ids(client, CAMERA, args.cameras)
-                changed = client.request(
-                    "PUT",
-                    "/api/v1/cameras/priority",
-                    json={"camera_ids": ids, "priority": args.priority},
-                )
+                changed = set_priority(client, args.cameras, args.priority)
                 for camera in changed:
                     print(f"{camera['name']}: priority {camera['priority']}")
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -29,50 +30,42 @@ class SeenNode(Protocol):
     system_id: str | None
 
 
+@dataclass(eq=False)
 class AutoJoiner:
-    def __init__(
-        self,
-        token: str,
-        own_url: str,
-        *,
-        is_undefined: Callable[[], bool],
-        peers: Callable[[], Iterable[SeenNode]],
-        http_client: Callable[[], httpx.AsyncClient],
-        spawn: Callable[[Any], None],
-    ) -> None:
-        self._token = token
-        self._own_url = own_url
-        self._is_undefined = is_undefined
-        self._peers = peers
-        self._http_client = http_client
-        self._spawn = spawn
-        self._joining = False
-        self.error: str | None = None  # why the last try failed, shown by /health
+    token: str
+    own_url: str
+    _: KW_ONLY
+    is_undefined: Callable[[], bool]
+    peers: Callable[[], Iterable[SeenNode]]
+    http_client: Callable[[], httpx.AsyncClient]
+    spawn: Callable[[Any], None]
+    error: str | None = field(default=None, init=False)  # why the last try failed (health)
+    joining: bool = field(default=False, init=False)
 
     def wanted_system(self) -> str | None:
         """The system id the token names (None, with `error` set, for a bad token)."""
         try:
-            return token_system_id(self._token)
+            return token_system_id(self.token)
         except JoinTokenError as exc:
             self.error = f"join token refused: {exc}"
             return None
 
     def on_peer_seen(self, peer: SeenNode) -> None:
-        if self._joining or not self._is_undefined():
+        if self.joining or not self.is_undefined():
             return
         wanted = self.wanted_system()
         if wanted is not None and peer.system_id == wanted:
-            self._joining = True
-            self._spawn(self._join_through(peer))
+            self.joining = True
+            self.spawn(self._join_through(peer))
 
     async def run(self) -> None:
         """Retry while undefined (runs for the node's lifetime; cancel to stop)."""
         while True:
-            if self._is_undefined() and not self._joining:
+            if self.is_undefined() and not self.joining:
                 wanted = self.wanted_system()
-                peer = next((p for p in self._peers() if wanted and p.system_id == wanted), None)
+                peer = next((p for p in self.peers() if wanted and p.system_id == wanted), None)
                 if peer is not None:
-                    self._joining = True
+                    self.joining = True
                     await self._join_through(peer)
             await asyncio.sleep(JOIN_RETRY_S)
 
@@ -82,9 +75,9 @@ class AutoJoiner:
     async def _join_through(self, peer: SeenNode) -> None:
         """Present the token to a node of its system; that node adds us."""
         try:
-            answer = await self._http_client().post(
+            answer = await self.http_client().post(
                 f"{peer.url}{JOIN_REQUESTS_PATH}",
-                json={"token": self._token, "url": self._own_url},
+                json={"token": self.token, "url": self.own_url},
                 timeout=15.0,
             )
             if answer.status_code in (200, 201):
@@ -94,7 +87,7 @@ class AutoJoiner:
                 reason = answer.json().get("error", answer.status_code)
             except (ValueError, AttributeError):
                 reason = answer.status_code
-            if self._is_undefined():
+            if self.is_undefined():
                 self.error = f"join refused by {peer.url}: {reason}"
                 log.error("auto-join: %s", self.error)
                 await asyncio.sleep(REFUSED_PAUSE_S)
@@ -102,4 +95,4 @@ class AutoJoiner:
             self.error = f"cannot reach {peer.url} to join: {type(exc).__name__}"
             await asyncio.sleep(UNREACHABLE_PAUSE_S)
         finally:
-            self._joining = False
+            self.joining = False
