@@ -32,6 +32,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         "records in version order, for changes-since queries of anti-entropy",
         "CREATE INDEX records_by_version ON records (wall_ms, counter, node_id);",
     ),
+    (
+        "the system's event log (each node's own events and copies of its peers'), "
+        "and per notification sink how far each writer's events have been handled",
+        """
+        CREATE TABLE events (
+            origin TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            server_id TEXT,
+            camera_id TEXT,
+            details_json TEXT NOT NULL,
+            PRIMARY KEY (origin, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX events_by_time ON events (at_ms);
+        CREATE TABLE event_cursors (
+            sink TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (sink, origin)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
