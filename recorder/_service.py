@@ -81,6 +81,7 @@ class _OpenSegment:
     camera_id: str
     start_ms: int
     end_ms: int
+    size: int = 0  # bytes reported so far (what was written counts once)
 
 
 def _ms(moment: datetime) -> int:
@@ -105,6 +106,7 @@ class RecorderService:
         stall_timeout_s: float = 5.0,
         on_status: Callable[[CameraStatus], None] | None = None,
         fast_ingest: bool = True,
+        on_retention: Callable[[int, int], None] | None = None,
     ) -> None:
         if segment_seconds <= 0 or stall_timeout_s <= 0:
             raise RecorderError("segment_seconds and stall_timeout_s must be positive")
@@ -115,6 +117,10 @@ class RecorderService:
         self.retention = retention
         self.stall_timeout_s = stall_timeout_s
         self._on_status = on_status
+        self._on_retention = on_retention  # (segments, bytes) deleted by retention
+        # running totals per camera since start, for metrics
+        self.bytes_written: dict[str, int] = {}
+        self.reconnects: dict[str, int] = {}
         # Our own RTSP/TCP reader for H.264/H.265 video-only cameras (FFmpeg's costs
         # about twice the CPU); others, or False here, use FFmpeg's RTSP client.
         self.fast_ingest = fast_ingest
@@ -255,6 +261,7 @@ class RecorderService:
                 segment = self._open.get(rel)
                 if segment is not None:
                     segment.start_ms, segment.end_ms = event.start_ms, event.end_ms
+                    self._count_bytes(segment, event.size)
                 self._pending_starts[rel] = event.start_ms
                 self._pending_updates[rel] = SegmentUpdate(rel, event.end_ms, event.size, True)
                 live = self._live.get(camera_id)
@@ -263,7 +270,9 @@ class RecorderService:
                     live.last_frame_ms = event.end_ms
             case SegmentClosed():
                 rel = event.relpath
-                self._open.pop(rel, None)
+                closed = self._open.pop(rel, None)
+                if closed is not None:
+                    self._count_bytes(closed, event.size)
                 if event.size:
                     self._pending_updates[rel] = SegmentUpdate(rel, event.end_ms, event.size, False)
                 else:  # the file held nothing and was deleted
@@ -274,10 +283,18 @@ class RecorderService:
                 if current:
                     self._set_state(camera_id, event.state, event.error)
 
+    def _count_bytes(self, segment: _OpenSegment, size: int) -> None:
+        if size > segment.size:
+            total = self.bytes_written.get(segment.camera_id, 0)
+            self.bytes_written[segment.camera_id] = total + size - segment.size
+            segment.size = size
+
     def _set_state(self, camera_id: str, state: str, error: str | None) -> None:
         live = self._live.get(camera_id)
         if live is None:
             return
+        if state == RECONNECTING and live.state != RECONNECTING:
+            self.reconnects[camera_id] = self.reconnects.get(camera_id, 0) + 1
         if state != RECORDING:
             live.bitrate_bps = live.fps = 0.0
         if (live.state, live.last_error) == (state, error):
@@ -323,7 +340,7 @@ class RecorderService:
         writing = set(self._open)
         policy = self.retention
 
-        def run() -> tuple[list[str], bool]:
+        def run() -> tuple[list[str], int, bool]:
             rows = index.all()
             free = shutil.disk_usage(self.recordings_dir).free
             segments = [
@@ -346,11 +363,17 @@ class RecorderService:
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()  # only succeeds once the day folder is empty
             index.delete_ids(deleted)
-            return [by_id[k].path for k in deleted], choice.storage_full
+            freed = sum(by_id[k].bytes for k in deleted)
+            return [by_id[k].path for k in deleted], freed, choice.storage_full
 
-        deleted, full = await asyncio.to_thread(run)
+        deleted, freed, full = await asyncio.to_thread(run)
         if deleted:
             log.info("retention deleted %d segment(s)", len(deleted))
+            if self._on_retention is not None:
+                try:
+                    self._on_retention(len(deleted), freed)
+                except Exception:
+                    log.exception("on_retention callback failed")
         if full and not self._storage_full:
             log.warning("storage full: recordings over the retention limits, nothing to delete")
             # End the current attempts: their segments close and become deletable; the
@@ -380,6 +403,10 @@ class RecorderService:
         self._retired = [i for i in self._retired if not i.join(0)]
 
     # --- queries --------------------------------------------------------------------
+    def stored_bytes(self) -> int:
+        """Bytes of video the index holds (any thread)."""
+        return 0 if self._index is None else int(self._index.total_bytes())
+
     def statuses(self) -> dict[str, CameraStatus]:
         return {camera_id: live.frozen(camera_id) for camera_id, live in self._live.items()}
 

@@ -335,6 +335,7 @@ class GossipRuntime:
         if m is None or self._stopped:
             return
         self._counters["received"] += 1
+        self._counters["received_bytes"] += len(data)
         now = self._scheduler.now()
         try:
             envelope = self._codec.decode(data, self._scheduler.wall_ms())
@@ -385,6 +386,7 @@ class GossipRuntime:
                 continue
             if transport.send(data, target):
                 self._counters["sent"] += 1
+                self._counters["sent_bytes"] += len(data)
             else:
                 self._counters["send_dropped"] += 1
 
