@@ -63,6 +63,17 @@ class FailoverConfig(_Section):
     failback_delay_s: float = Field(default=5.0, ge=0, le=3600)
 
 
+class EventsConfig(_Section):
+    max_age_days: float = Field(default=30.0, gt=0, le=3650)
+    max_count: int = Field(default=100_000, ge=100, le=10_000_000)
+    disk_nearly_full_ratio: float = Field(default=0.05, gt=0, lt=1)
+
+
+class MetricsConfig(_Section):
+    # None: GET /metrics is open to anyone who reaches the listen address
+    token: str | None = Field(default=None, min_length=16, max_length=256)
+
+
 class DiscoveryConfig(_Section):
     ws_discovery_port: int = Field(default=3702, ge=1, le=65535)
     ws_discovery_timeout_s: float = Field(default=2.0, gt=0, le=30)
@@ -99,6 +110,8 @@ class NodeConfig(_Section):
     gossip: GossipConfig = GossipConfig()
     failover: FailoverConfig = FailoverConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
+    events: EventsConfig = EventsConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @field_validator("name")
     @classmethod

@@ -16,15 +16,18 @@ from node.api import (
     event_routes,
     failover_routes,
     internal_routes,
+    notification_routes,
     recording_routes,
     server_routes,
+    status_routes,
     system_routes,
 )
 from node.api.errors import install_error_handlers
 from node.app import NodeRuntime
 
 # routes anyone may call; every other route must depend on require(role)
-PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login"}
+# (/metrics checks its own optional token: [metrics] token in the configuration)
+PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login", "/metrics"}
 # not in the OpenAPI document: an undefined node accepts a join (trust model in
 # node/system/_join.py); a join request carries a join token signed with the secret
 TOKEN_ROUTES = {"/api/v1/internal/join", "/api/v1/system/join-requests"}
@@ -152,6 +155,8 @@ def create_app(node: NodeRuntime) -> FastAPI:
             camera_routes,
             recording_routes,
             event_routes,
+            notification_routes,
+            status_routes,
             failover_routes,
             internal_routes,
         )
@@ -160,4 +165,33 @@ def create_app(node: NodeRuntime) -> FastAPI:
         app.include_router(router)
     _mark_roles(app, routers)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestCounter, metrics=node.metrics)
     return app
+
+
+class RequestCounter:
+    """Counts every HTTP request by route template (never the raw path: ids would
+    make a series per camera), method and status, for `/metrics`."""
+
+    def __init__(self, app: ASGIApp, metrics: Any) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.count_request(template, scope.get("method", ""), status)

@@ -26,6 +26,8 @@ from starlette.background import BackgroundTask
 from node.api.errors import ApiError
 from node.api.query_range import query_range
 from node.api.security import Node, get_node
+from node.camerastate import StateError as CameraStateError
+from node.events import EventError
 from node.recordings import period_to_json
 from node.replication import ReplicaError, parse_records, record_to_json
 from node.security import JoinTokenError, request_target, verify_join_token
@@ -187,3 +189,41 @@ async def local_export(
         media_type="video/mp4",
         background=BackgroundTask(out_path.unlink, missing_ok=True),
     )
+
+
+@router.post("/internal/events")
+async def events_pushed(request: Request, caller: Peer) -> dict[str, int]:
+    """A peer's new events (and how far it has sent events to the sinks)."""
+    node = get_node(request)
+    try:
+        added = node.event_log.exchange.receive(await _json(request))
+    except EventError as exc:
+        raise ApiError(422, f"events malformed: {exc}") from None
+    return {"added": added}
+
+
+@router.post("/internal/events/fetch")
+async def events_fetch(request: Request, caller: Peer) -> dict[str, Any]:
+    """The events a peer lacks, given what it holds of each writer."""
+    node = get_node(request)
+    try:
+        return node.event_log.exchange.answer_fetch(await _json(request))
+    except EventError as exc:
+        raise ApiError(422, f"fetch malformed: {exc}") from None
+
+
+@router.post("/internal/camera-states")
+async def camera_states_pushed(request: Request, caller: Peer) -> dict[str, bool]:
+    """A peer's camera state table or a delta of it; `applied: false` asks for the
+    whole table."""
+    node = get_node(request)
+    try:
+        applied = node.camera_states.receive(caller, await _json(request))
+    except CameraStateError as exc:
+        raise ApiError(422, f"camera states malformed: {exc}") from None
+    return {"applied": applied}
+
+
+@router.get("/internal/camera-states")
+async def camera_states_now(node: Node, _peer: Peer) -> dict[str, Any]:
+    return node.camera_states.answer()

@@ -20,6 +20,18 @@ Name = Annotated[
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+class ErrorOut(BaseModel):
+    """Every error answer: `{"error": reason}` (validation errors add `detail`)."""
+
+    error: str
+    detail: list[dict[str, str]] | None = None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route may answer."""
+    return {status: {"model": ErrorOut, "description": "error"} for status in statuses}
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -112,6 +124,13 @@ class CameraStatusOut(BaseModel):
     bitrate_bps: float
     fps: float
     last_frame_at: str | None
+    # the server whose recorder this status comes from (None: nobody records it)
+    server_id: str | None = None
+    # True when that server has gone quiet: the status is as of `updated_at`
+    stale: bool = False
+    age_s: float | None = None
+    updated_at: str | None = None
+    reason: str | None = None  # why nobody records it
 
 
 class OnvifAddressOut(BaseModel):
@@ -189,3 +208,94 @@ class JoinTokenOut(BaseModel):
     token: str
     expires_at: datetime
     system_id: str
+
+
+class EventOut(BaseModel):
+    id: str
+    type: str
+    time: str
+    server_id: str | None
+    camera_id: str | None
+    origin: str
+    details: dict[str, Any]
+
+
+class EventsOut(BaseModel):
+    events: list[EventOut]
+
+
+WebhookUrl = Annotated[
+    str, StringConstraints(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")
+]
+Secret = Annotated[str, StringConstraints(min_length=16, max_length=256)]
+EventTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
+
+
+class WebhookIn(_In):
+    url: WebhookUrl
+    secret: Secret
+    event_types: list[EventTypeName] = Field(default_factory=list, max_length=50)
+    enabled: StrictBool = True
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    enabled: bool
+    has_secret: bool
+    created_at: str | None
+    failing: str | None = None  # last delivery error on this node, if it is failing
+
+
+class MqttIn(_In):
+    host: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253)]
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: Annotated[str, StringConstraints(max_length=128)] | None = None
+    password: Annotated[str, StringConstraints(max_length=256)] | None = None
+    topic_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] | None = (
+        None
+    )
+    enabled: StrictBool = True
+
+
+class MqttOut(BaseModel):
+    configured: bool
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    has_password: bool = False
+    topic_prefix: str | None = None
+    enabled: bool = False
+    connected: bool = False
+    last_error: str | None = None
+
+
+class ServerSummaryOut(BaseModel):
+    id: str
+    name: str
+    state: str
+    cameras_recording: int
+    disk_free_bytes: int | None
+    write_bytes_per_s: float
+    disk_days_left: float | None
+
+
+class UnrecordedOut(BaseModel):
+    camera_id: str
+    name: str
+    reason: str | None
+
+
+class StatusOut(BaseModel):
+    system_name: str
+    servers_up: int
+    servers_total: int
+    cameras_total: int
+    cameras_recording: int
+    cameras_on_backup: int
+    cameras_not_recorded: list[UnrecordedOut]
+    gaps_24h: int
+    gap_seconds_24h: float
+    disk_days_left: float | None
+    servers: list[ServerSummaryOut]

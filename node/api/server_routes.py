@@ -22,6 +22,7 @@ from node.api.models import (
 )
 from node.api.security import Admin, Node, Owner, Viewer
 from node.app import NodeRuntime
+from node.events import EventType, NewEvent
 from node.membership import LoadReport
 from node.security import (
     ConfirmError,
@@ -183,6 +184,14 @@ async def detach_server(
                 *result["warnings"],
                 "the server did not answer: it comes back in the list when it returns",
             ]
+    detached = node.state.server(server_id) or {}
+    node.event_log.record(
+        NewEvent(
+            EventType.SERVER_DETACHED.value,
+            server_id=server_id,
+            details={"name": detached.get("name"), "keep_cameras": body.keep_cameras},
+        )
+    )
     records = await node.write(node.state.detach_records, server_id, camera_deletions(plan))
     if plan.this_node:
         await node.cluster.push_now(records)

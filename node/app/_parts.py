@@ -29,6 +29,7 @@ def build_recorder(
     recordings: Path,
     node_id: str,
     on_status: Callable[[CameraStatus], None],
+    on_retention: Callable[[int, int], None] | None = None,
 ) -> RecorderService:
     retention = config.retention
     max_age_s = None if retention.max_age_days is None else retention.max_age_days * SECONDS_PER_DAY
@@ -43,4 +44,5 @@ def build_recorder(
             max_age_s=max_age_s,
         ),
         on_status=on_status,
+        on_retention=on_retention,
     )

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,8 +24,9 @@ import httpx
 
 from discovery.mdns_txt import NodeInfo
 from node import __version__
-from node.app._camera_state import camera_state, status_json
+from node.app._camera_state import camera_state, report_of, status_json
 from node.app._cluster import Cluster
+from node.app._event_log import EventLog
 from node.app._events import EventHub
 from node.app._identity import (
     DB_FILE,
@@ -33,11 +35,16 @@ from node.app._identity import (
     lock_data_dir,
     prepare_data_dir,
 )
+from node.app._metrics_snapshot import build_snapshot
 from node.app._parts import build_login_throttle, build_recorder
 from node.app._peers import PeerDirectory, SeenPeer, discovered, mdns_interfaces
+from node.camerastate import DIGEST_KEY as STATE_DIGEST_KEY
+from node.camerastate import CameraReport, CameraStates
 from node.config import NodeConfig
+from node.events import EventType, NewEvent
 from node.failover import FailoverService
 from node.membership import LoadSampler, MemberEvent
+from node.metrics import NodeMetrics
 from node.replication import HybridClock, Record, RecordStore, connect
 from node.security import (
     InternodeAuth,
@@ -51,6 +58,7 @@ from recorder import CameraStatus
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internode call is noise
 T = TypeVar("T")
+ALIVE_STATES = frozenset({"alive", "suspect"})
 # events after which the failover plan is worked out again at once
 FAILOVER_POKE_EVENTS = frozenset({"camera_status", "server_state", "config_changed"})
 
@@ -72,7 +80,11 @@ class NodeRuntime:
         self.events = EventHub()
         self.throttle = build_login_throttle(config)
         self.recorder = build_recorder(
-            config, self.data_dir / RECORDINGS_DIR, self.node_id, self._on_status
+            config,
+            self.data_dir / RECORDINGS_DIR,
+            self.node_id,
+            self._on_status,
+            lambda segments, freed: self.event_log.on_retention(segments, freed),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync_task: asyncio.Task[None] | None = None
@@ -118,6 +130,21 @@ class NodeRuntime:
             failback_delay_s=config.failover.failback_delay_s,
             plan_interval_s=config.failover.plan_interval_s,
         )
+        self.event_log = EventLog(self, self.data_dir / DB_FILE)
+        self.failover.on_decision(self.event_log.on_decision)
+        self.camera_states = CameraStates(
+            self.node_id,
+            own_reports=self._own_reports,
+            peers=lambda: [
+                (p.server_id, p.url, p.state, p.extra.get(STATE_DIGEST_KEY))
+                for p in self.peer_views()
+            ],
+            post=self.post_internal,
+            get=self.get_internal,
+            set_digest=lambda value: self.set_load_extra(STATE_DIGEST_KEY, value),
+            clock=clock,
+        )
+        self.metrics = NodeMetrics(lambda: build_snapshot(self))
         self._http: httpx.AsyncClient | None = None
         self._own_server: dict[str, Any] | None = self.state.server(self.node_id)
         self._leaving = False
@@ -152,12 +179,16 @@ class NodeRuntime:
             self._spawn(self.auto_join.run())
         self.events.listen(self._poke_failover)
         await self.failover.start()
+        await self.event_log.start()
+        self.camera_states.start()
         await self.sync_recorder()
         membership = "member" if self.state.is_member() else "undefined"
         log.info("node %s (%s) started, %s", self.node_id, self.config.name, membership)
 
     async def stop(self) -> None:
         await self.failover.stop()
+        await self.camera_states.stop()
+        await self.event_log.stop()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -209,13 +240,46 @@ class NodeRuntime:
         return sum(1 for s in self.recorder.statuses().values() if s.state != "stopped")
 
     def camera_status(self, camera: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-        """(status, recording server id) of a camera as this node sees it."""
-        recorded_by = self.failover.recorded_by(camera["id"])
-        return camera_state(camera, self.node_id, self.recorder.statuses(), recorded_by)
+        """(status, recording server id) of a camera as the system knows it."""
+        reason = self.failover.status()["reasons"].get(camera["id"])
+        return camera_state(
+            camera,
+            self.node_id,
+            self.recorder.statuses(),
+            self.camera_states.reports(camera["id"]),
+            self.alive_servers(),
+            self.clock(),
+            reason,
+        )
+
+    def _own_reports(self) -> dict[str, CameraReport]:
+        statuses = self.recorder.statuses()
+        self.event_log.on_frames(statuses)
+        return {c: report_of(s) for c, s in statuses.items() if s.state != "stopped"}
+
+    def mqtt_camera_states(self) -> dict[str, dict[str, Any]]:
+        """The camera state documents this node publishes: the cameras it records, and
+        (as reporter) those nobody records."""
+        alive = self.alive_servers()
+        report_unrecorded = min(alive) == self.node_id
+        out = {}
+        for camera in self.state.cameras():
+            status, server_id = self.camera_status(camera)
+            if server_id == self.node_id or (server_id is None and report_unrecorded):
+                out[camera["id"]] = {
+                    "camera_id": camera["id"],
+                    "name": camera.get("name"),
+                    **status,
+                }
+                out[camera["id"]].pop("age_s", None)  # changes every second: not news
+                out[camera["id"]].pop("updated_at", None)
+        return out
 
     def _on_status(self, status: CameraStatus) -> None:
         event = {"type": "camera_status", "camera_id": status.camera_id}
         self.events.publish({**event, "status": status_json(status)})
+        self.event_log.on_status(status)
+        self.camera_states.poke()
 
     def _poke_failover(self, event: dict[str, Any]) -> None:
         if event.get("type") in FAILOVER_POKE_EVENTS:
@@ -248,6 +312,7 @@ class NodeRuntime:
         )
         if record.kind in ("camera", "server", "system"):
             self._spawn(self.sync_recorder())
+        self.event_log.on_config_changed(record.kind)
 
     # ------------------------------------------------------- system of servers
 
@@ -256,6 +321,34 @@ class NodeRuntime:
         if self._http is None:
             raise RuntimeError("node not started")
         return self._http
+
+    def alive_servers(self) -> frozenset[str]:
+        """Servers membership counts as alive (suspect included), this node included."""
+        alive = {s for s, v in self.members().items() if v.state in ALIVE_STATES}
+        return frozenset(alive | {self.node_id})
+
+    def peer_views(self) -> list[PeerView]:
+        """Every other server of the system with its address, state and gossiped extras."""
+        members = self.members()
+        out = []
+        for server in self.state.servers():
+            server_id, url = server.get("id"), server.get("url")
+            if server_id == self.node_id or not isinstance(url, str):
+                continue
+            view = members.get(server_id)
+            state = "dead" if view is None else view.state
+            extra = dict(view.load.extra) if view is not None and view.load is not None else {}
+            out.append(PeerView(server_id, url, state, extra))
+        return out
+
+    async def get_internal(self, url: str, path: str) -> dict[str, Any]:
+        """GET another member's internal route; its JSON answer (raises on errors)."""
+        answer = await self.http_client().get(f"{url.rstrip('/')}{path}", timeout=2.0)
+        answer.raise_for_status()
+        data = answer.json()
+        if not isinstance(data, dict):
+            raise ValueError("internal answer is not an object")
+        return data
 
     async def post_internal(self, url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST to another member's internal route; its JSON answer (raises on errors)."""
@@ -281,6 +374,7 @@ class NodeRuntime:
     def _on_member_event(self, event: MemberEvent) -> None:
         state = {"joined": "alive", "left": "dead"}.get(event.kind, event.kind)
         self.events.publish({"type": "server_state", "server_id": event.node_id, "state": state})
+        self.event_log.on_member(event)
 
     def _node_info(self) -> NodeInfo:
         name = self.config.name[:63]
@@ -295,6 +389,13 @@ class NodeRuntime:
             await self.cluster.push_now([own])
         await self.directory.announce(self._node_info())
         self._spawn(self.sync_recorder())
+        self.event_log.record(
+            NewEvent(
+                EventType.SERVER_JOINED.value,
+                server_id=self.node_id,
+                details={"name": self.config.name},
+            )
+        )
         log.info("joined system %s", self.system_id())
 
     async def after_server_added(self, record: Record) -> None:
@@ -344,3 +445,11 @@ class NodeRuntime:
             self.cluster.add_peer(peer.url, peer.node_id)
         if self.config.join_token:
             self.auto_join.on_peer_seen(peer)
+
+
+@dataclass(frozen=True)
+class PeerView:
+    server_id: str
+    url: str
+    state: str  # membership: alive | suspect | dead | left
+    extra: dict[str, Any]  # the small values it gossips with its load

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from node.events._model import EventType
 
@@ -50,7 +50,7 @@ class MembershipEvents:
     only follows a suspect or dead state this tracker saw (a node starting up and
     hearing of its peers for the first time reports nothing)."""
 
-    _TYPES = {
+    _TYPES: ClassVar[dict[str, EventType]] = {
         "suspect": EventType.SERVER_SUSPECT,
         "dead": EventType.SERVER_DEAD,
         "alive": EventType.SERVER_ALIVE,
@@ -125,7 +125,7 @@ def placement_events(
         seen = previous.reasons if previous is not None else {}
         for camera_id, reason in sorted(current.reasons.items()):
             short = NOT_TAKEN_OVER_REASONS.get(reason, "other")
-            if NOT_TAKEN_OVER_REASONS.get(seen.get(camera_id, ""), None) == short:
+            if NOT_TAKEN_OVER_REASONS.get(seen.get(camera_id, "")) == short:
                 continue
             out.append(
                 NewEvent(
@@ -159,7 +159,12 @@ class CameraHealth:
         self._cameras: dict[str, _Health] = {}
 
     def observe(
-        self, camera_id: str, state: str, last_error: str | None, last_frame_ms: int | None, now_ms: int
+        self,
+        camera_id: str,
+        state: str,
+        last_error: str | None,
+        last_frame_ms: int | None,
+        now_ms: int,
     ) -> list[NewEvent]:
         health = self._cameras.get(camera_id)
         if state == "stopped":

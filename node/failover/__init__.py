@@ -6,6 +6,7 @@ make-before-break; the service runs it on a node through a small host interface.
 Other packages use only what `__all__` lists; the modules named `_x.py` are private.
 """
 
+from node.failover._controller import Decision
 from node.failover._service import FailoverHost, FailoverService
 
-__all__ = ["FailoverHost", "FailoverService"]
+__all__ = ["Decision", "FailoverHost", "FailoverService"]

@@ -95,6 +95,7 @@ class FailoverService:
             on_decision=self._published,
         )
         self._desired: frozenset[str] | None = None
+        self._listeners: list[Callable[[Decision], None]] = []
 
     # ------------------------------------------------------------------ life cycle
 
@@ -190,9 +191,18 @@ class FailoverService:
         self._desired = desired
         await self.node.sync_recorder()
 
+    def on_decision(self, listener: Callable[[Decision], None]) -> None:
+        """Call `listener` with every decision (after it is applied), on the loop."""
+        self._listeners.append(listener)
+
     def _published(self, decision: Decision) -> None:
         active, recording = self._own()
         self.node.set_load_extra(DIGEST_KEY, recording_digest(recording, active))
+        for listener in self._listeners:
+            try:
+                listener(decision)
+            except Exception:
+                log.exception("failover: a decision listener failed")
 
     def desired_sources(self) -> dict[str, CameraSource]:
         """The recorder set for the node's sync loop: nothing while the node is in no

@@ -121,7 +121,7 @@ class Delivery:
                     if name not in wanted or self._tasks[name].done():
                         self._tasks.pop(name).cancel()
                         self._wake.pop(name, None)
-                for name, sink in wanted.items():
+                for name in wanted:
                     if name not in self._tasks:
                         self._wake[name] = asyncio.Event()
                         self._tasks[name] = asyncio.get_running_loop().create_task(
@@ -189,7 +189,9 @@ class Delivery:
                     )
                 await asyncio.sleep(backoff_s(attempt))
         self.counts[(kind, "given_up")] = self.counts.get((kind, "given_up"), 0) + 1
-        log.error("notification %s to %s given up after %d tries", event.id, sink.name, MAX_ATTEMPTS)
+        log.error(
+            "notification %s to %s given up after %d tries", event.id, sink.name, MAX_ATTEMPTS
+        )
         return True
 
     async def _send(self, sink: Sink, event: Event) -> None:
@@ -219,9 +221,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def sinks_from_records(
-    webhooks: Iterable[dict[str, Any]], mqtt: MqttSettings | None
-) -> list[Sink]:
+def sinks_from_records(webhooks: Iterable[dict[str, Any]], mqtt: MqttSettings | None) -> list[Sink]:
     out = []
     for record in webhooks:
         webhook = Webhook.from_record(record)

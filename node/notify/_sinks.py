@@ -81,7 +81,9 @@ class MqttSettings:
             port=int(record.get("port") or 1883),
             username=record.get("username") or None,
             password=record.get("password") or None,
-            topic_prefix=prefix if isinstance(prefix, str) and prefix else default_prefix(system_name),
+            topic_prefix=prefix
+            if isinstance(prefix, str) and prefix
+            else default_prefix(system_name),
             enabled=record.get("enabled", True) is not False,
             created_at_ms=int(record.get("created_at_ms") or 0),
         )
