@@ -16,7 +16,7 @@ from node.cli._client import (
     run_command,
     with_spinner,
 )
-from node.cli._resolve import CAMERA, resolve_ids, resolve_one
+from node.cli._resolve import CAMERA, resolve_ids, resolve_one, server_name, server_names
 from node.system import Priority
 
 PRIORITIES = tuple(p.value for p in Priority)
@@ -63,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     priority.add_argument("cameras", nargs="+", help="camera ids, id prefixes or names")
 
 
+def state_text(status: dict) -> str:
+    """A camera's state, with "(stale 12s)" when its recording server has gone quiet."""
+    if status.get("stale"):
+        return f"{status['state']} (stale {status.get('age_s') or 0:.0f}s)"
+    return status["state"]
+
+
 def _onvif(address: str, user: str | None, password: str | None) -> dict:
     host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
     if not host:
@@ -77,11 +84,13 @@ def run(args: argparse.Namespace) -> int:
         with client_from_args(args) as client:
             if args.action == "list":
                 cameras = client.request("GET", "/api/v1/cameras")
+                names = server_names(client)
                 print_table(
                     [
                         "id",
                         "name",
                         "state",
+                        "recorded by",
                         "priority",
                         "continuous",
                         "home",
@@ -93,13 +102,14 @@ def run(args: argparse.Namespace) -> int:
                         [
                             c["id"][:8],
                             c["name"],
-                            c["status"]["state"],
+                            state_text(c["status"]),
+                            server_name(names, c["recording_server_id"]),
                             c["priority"],
                             "yes" if c["continuous_recording"] else "no",
-                            (c["home_server_id"] or "")[:8],
+                            server_name(names, c["home_server_id"]),
                             c["status"]["fps"],
                             round(c["status"]["bitrate_bps"] / 1000),
-                            c["status"]["last_error"],
+                            c["status"]["last_error"] or c["status"].get("reason"),
                         ]
                         for c in cameras
                     ],

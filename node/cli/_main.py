@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "failover view, camera priorities, server failover settings",
     ),
     "users": ("node.cli._users", "list, add, delete users"),
+    "status": ("node.cli._status", "the system at a glance: servers, cameras, gaps, disk"),
+    "events": ("node.cli._events", "the system's event log, newest first"),
+    "webhooks": ("node.cli._webhooks", "webhooks that receive every event, signed"),
+    "mqtt": ("node.cli._mqtt", "the MQTT broker events and camera states go to"),
 }
 
 

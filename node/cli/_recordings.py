@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from node.cli._client import add_server_arguments, client_from_args, print_table, run_command
-from node.cli._resolve import CAMERA, resolve_one
+from node.cli._resolve import CAMERA, resolve_one, server_name, server_names
 from node.cli._timerange import add_range_arguments, range_params, time_range
 from node.timefmt import parse_utc_iso
 
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
                 f"/api/v1/cameras/{camera_id}/recordings",
                 params=range_params(start, end),
             )
+            names = server_names(client)
         rows = []
         for period in answer["periods"]:
             begin = parse_utc_iso(period["start"], naive_is_utc=True)
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
                     period["start"],
                     period["end"],
                     f"{(finish - begin).total_seconds():.1f}",
-                    period["server_id"][:8],
+                    server_name(names, period["server_id"]),
                 ]
             )
         print_table(["start", "end", "seconds", "server"], rows)

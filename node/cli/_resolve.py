@@ -65,3 +65,15 @@ def resolve_ids(client: ApiClient, kind: Kind, wanted: Sequence[str]) -> list[st
 def resolve_one(client: ApiClient, kind: Kind, wanted: str) -> dict[str, Any]:
     (record,) = resolve(client, kind, [wanted])
     return record
+
+
+def server_names(client: ApiClient) -> dict[str, str]:
+    """Server id -> name, for tables that name servers."""
+    return {s["id"]: s["name"] for s in client.request("GET", "/api/v1/servers")}
+
+
+def server_name(names: dict[str, str], server_id: str | None) -> str:
+    """A server's name (its id's start when the system no longer knows it)."""
+    if server_id is None:
+        return ""
+    return names.get(server_id) or server_id[:8]

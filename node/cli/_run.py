@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 import threading
@@ -37,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="json: one object per line, with camera_id/server_id where one is concerned",
+    )
 
 
 def fail(message: str) -> int:
@@ -59,16 +64,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return fail(str(error))
 
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from node.cli._logging import configure_logging
+
+    tagger = configure_logging(args.log_level, args.log_format, sys.stderr)
     from node.app import DataDirError
     from node.replication import DatabaseError
 
     try:
-        return asyncio.run(_serve(config, args.log_level))
+        return asyncio.run(_serve(config, args.log_level, args.log_format, tagger))
     except (DataDirError, DatabaseError) as error:
         print(f"camkeep: {error}", file=sys.stderr)
         return 1
@@ -97,13 +100,17 @@ def _server_class():
     return NodeServer
 
 
-async def _serve(config, log_level: str) -> int:
+async def _serve(config, log_level: str, log_format: str, tagger) -> int:
     import uvicorn
 
     from node.api import create_app
     from node.app import NodeRuntime
 
     node = NodeRuntime(config)
+    tagger.known = lambda: (
+        {c["id"] for c in node.state.cameras()},
+        {s["id"] for s in node.state.servers()},
+    )
     app = create_app(node)
     server = _server_class()(
         uvicorn.Config(
@@ -114,6 +121,8 @@ async def _serve(config, log_level: str) -> int:
             access_log=log_level == "debug",
             lifespan="on",
             ws="websockets-sansio",
+            # json: uvicorn's lines go through the root logger's JSON handler too
+            log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG,
             timeout_graceful_shutdown=5,
         )
     )
