@@ -66,7 +66,9 @@ def _families(s: Snapshot) -> Iterator[Metric]:
     )
     fps = GaugeMetricFamily("camkeep_camera_fps", "Frames per second received", labels=labels)
     bitrate = GaugeMetricFamily(
-        "camkeep_camera_bitrate_bits_per_second", "Bits per second received", labels=labels
+        "camkeep_camera_received_bytes_per_second",
+        "Video bytes per second received (bitrate / 8)",
+        labels=labels,
     )
     written = CounterMetricFamily(
         "camkeep_camera_written_bytes", "Bytes of video written since start", labels=labels
@@ -85,7 +87,7 @@ def _families(s: Snapshot) -> Iterator[Metric]:
             state.add_metric([*values, name], 1 if c.state == name else 0)
         recording.add_metric(values, 1 if c.state == "recording" else 0)
         fps.add_metric(values, c.fps)
-        bitrate.add_metric(values, c.bitrate_bps)
+        bitrate.add_metric(values, c.bitrate_bps / 8)
         written.add_metric(values, c.written_bytes)
         gaps.add_metric(values, c.gap_seconds)
         reconnects.add_metric(values, c.reconnects)

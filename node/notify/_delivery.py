@@ -7,12 +7,13 @@ a failing send is retried with backoff (`backoff_s`) and the event given up afte
 `MAX_ATTEMPTS`.
 
 Who sends (`deliverer`): a writer's events are sent by the writer while it is alive,
-and by its deputy (the alive server with the lowest id) once membership says it is
-dead. Cursors travel between nodes with the events (`EventExchange`), so the deputy
+and by its deputy (the alive server with the lowest id) once membership has said for
+DEPUTY_DELAY_S that it is dead (a verdict soon taken back sends nothing). Cursors travel between nodes with the events (`EventExchange`), so the deputy
 starts where the writer had got to, and a writer that returns takes the deputy's
 progress before it sends again. What that guarantees: every event is sent, and sent
 once, unless the sender dies after a receiver accepted an event and before its cursor
-reached a peer (about 0.2 s): the deputy then sends that event again. Receivers that
+reached a peer (about 0.2 s), or membership calls a live sender dead for longer than
+DEPUTY_DELAY_S: the deputy then sends those events again. Receivers that
 must never see a duplicate drop repeats by the event id (`X-Camkeep-Event-Id`).
 """
 
@@ -41,6 +42,9 @@ from node.notify._sinks import MAX_ATTEMPTS, MQTT_SINK, MqttSettings, Webhook, b
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 5.0
+# a deputy sends a dead writer's events only once it has been dead this long: a
+# verdict that is soon taken back (a loaded or briefly cut-off node) sends nothing twice
+DEPUTY_DELAY_S = 5.0
 IDLE_CHECK_S = 0.5
 BATCH = 100
 
@@ -93,6 +97,7 @@ class Delivery:
         # counters for metrics: (sink kind, outcome) -> count
         self.counts: dict[tuple[str, str], int] = {}
         self.failing: dict[str, str] = {}  # sink -> last error (no secrets)
+        self._dead_since: dict[str, float] = {}  # writer -> when we first saw it dead
 
     def start(self) -> None:
         self._http = httpx.AsyncClient(timeout=SEND_TIMEOUT_S, trust_env=False)
@@ -149,15 +154,29 @@ class Delivery:
             except TimeoutError:
                 pass
 
-    async def _serve_once(self, sink: Sink) -> None:
+    def sends_for(self, origin: str, now: float) -> bool:
+        """Whether this node sends `origin`'s events now (its own; a writer dead for
+        DEPUTY_DELAY_S whose deputy this node is)."""
         alive = self._alive() | {self.node_id}
+        if origin in alive:
+            self._dead_since.pop(origin, None)
+        else:
+            self._dead_since.setdefault(origin, now)
+        if deliverer(origin, alive, self.node_id) != self.node_id:
+            return False
+        return origin == self.node_id or now - self._dead_since[origin] >= DEPUTY_DELAY_S
+
+    async def _serve_once(self, sink: Sink) -> None:
+        clock = asyncio.get_running_loop().time
         for origin in sorted(self.store.held()):
-            if deliverer(origin, alive, self.node_id) != self.node_id:
+            if not self.sends_for(origin, clock()):
                 continue
             cursor = self.store.cursor(sink.name, origin)
             for event in self.store.after(origin, cursor, BATCH):
-                if deliverer(origin, self._alive() | {self.node_id}, self.node_id) != self.node_id:
+                if not self.sends_for(origin, clock()):
                     break  # the writer is back: it sends from here
+                if self.store.cursor(sink.name, origin) >= event.seq:
+                    continue  # a peer's cursor says it went out already
                 if sink.wants(event) and not await self._send_with_retry(sink, event):
                     return  # the sink was removed meanwhile
                 self.store.advance(sink.name, origin, event.seq)
