@@ -160,7 +160,8 @@ class System:
         for host in self.alive_hosts():
             for camera in self.ok(host, "GET", "/api/v1/cameras"):
                 status = camera["status"]
-                if status["state"] == "recording" and camera["id"] in out:
+                own = status.get("server_id", self.ids[host.name]) == self.ids[host.name]
+                if status["state"] == "recording" and own and camera["id"] in out:
                     out[camera["id"]].add(self.ids[host.name])
         return out
 
