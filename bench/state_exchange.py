@@ -1,0 +1,116 @@
+"""Size of the system-wide camera state exchange at 128 cameras per node, 100 nodes.
+
+Two parts, both measured with the real code:
+- gossip: 100 nodes in the simulation of tests/sim (real Membership state machine and
+  GossipCodec over the fake network and clock), once with plain loads and once with
+  the load extras a node gossips (`rec` failover digest, `ev` event number, `cs`
+  camera state digest); bytes sent per node per simulated second;
+- HTTP: the real OwnTable messages for 128 cameras (the whole table, a one-camera
+  delta) plus the signed request's headers, times the rate of state changes assumed
+  (every camera changing state once an hour, a busy site), each pushed to 99 peers.
+
+    python bench/state_exchange.py [--nodes 100] [--observe 5] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench._common import replace_section  # noqa: E402
+from node.camerastate import CameraReport, OwnTable  # noqa: E402
+from node.membership._types import LoadReport, MembershipConfig  # noqa: E402
+from tests.sim.cluster import SimCluster  # noqa: E402
+
+SECTION = "## Camera state exchange size (bench/state_exchange.py)"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+CAMERAS = 128
+# headers of a signed node-to-node POST (method line, host, content type and length,
+# the internode signature headers) and of its answer: an estimate, not measured
+HTTP_OVERHEAD_BYTES = 650
+CHANGES_PER_CAMERA_PER_S = 1 / 3600
+
+
+def gossip_bytes(nodes: int, observe_s: float, extras: bool) -> float:
+    cluster = SimCluster(nodes, seed=1, config=MembershipConfig(), loss=0.0)
+    for i, node_id in enumerate(cluster.nodes):
+        extra = (
+            {
+                "rec": f"{CAMERAS}:{CAMERAS}:0123456789abcdef",
+                "ev": str(1000 + i),
+                "cs": "a1b2c3.4711",
+            }
+            if extras
+            else {}
+        )
+        cluster.set_load(
+            node_id, LoadReport(cpu_percent=i % 100, channels_used=CAMERAS, extra=extra)
+        )
+    cluster.run_until_converged(60.0)
+    sent = [0]
+    cluster.network.sniffer = lambda _src, _dst, data: sent.__setitem__(0, sent[0] + len(data))
+    start = cluster.clock.now
+    cluster.run(observe_s)
+    return sent[0] / (cluster.clock.now - start) / nodes
+
+
+def http_sizes() -> tuple[int, int]:
+    table = OwnTable("a1b2c3")
+    report = CameraReport("recording", None, 25.0, 4_000_000.0, "2026-12-02T10:00:00.123Z")
+    ids = [f"{i:08x}-1111-4222-8333-444455556666" for i in range(CAMERAS)]
+    table.update(dict.fromkeys(ids, report))
+    full = len(json.dumps({"server_id": ids[0], **table.message()}))
+    changed = dict.fromkeys(ids, report)
+    changed[ids[0]] = CameraReport("reconnecting", "ConnectionRefusedError: [Errno 111]")
+    table.update(changed)
+    delta = len(json.dumps({"server_id": ids[0], **table.message(since=1)}))
+    return full, delta
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=100)
+    parser.add_argument("--observe", type=float, default=5.0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    plain = gossip_bytes(args.nodes, args.observe, extras=False)
+    with_extras = gossip_bytes(args.nodes, args.observe, extras=True)
+    full, delta = http_sizes()
+    peers = args.nodes - 1
+    own_changes = CAMERAS * CHANGES_PER_CAMERA_PER_S
+    http_sent = own_changes * peers * (delta + HTTP_OVERHEAD_BYTES)
+    http_received = own_changes * peers * (delta + HTTP_OVERHEAD_BYTES)  # every peer alike
+    periodic_full = peers * (full + HTTP_OVERHEAD_BYTES) / 2.0  # the rejected design: every 2 s
+    body = (
+        f"{args.nodes} nodes x {CAMERAS} cameras; gossip simulated for {args.observe:g} s "
+        "(default MembershipConfig, no loss); HTTP from the real table messages plus "
+        f"an estimated {HTTP_OVERHEAD_BYTES} bytes of signed request/answer headers, every camera changing "
+        f"state once an hour. Wall time {time.perf_counter() - started:.0f} s. Reproduce: "
+        "`python bench/state_exchange.py`.\n\n"
+        "| part | bytes per node per second |\n|---|---:|\n"
+        f"| gossip, plain loads | {plain:,.0f} |\n"
+        f"| gossip, with the rec/ev/cs digests | {with_extras:,.0f} |\n"
+        f"| of which the digests | {with_extras - plain:,.0f} |\n"
+        f"| state deltas over HTTP, sent | {http_sent:,.0f} |\n"
+        f"| state deltas over HTTP, received | {http_received:,.0f} |\n"
+        f"| (rejected) whole tables to every peer every 2 s | {periodic_full:,.0f} |\n\n"
+        f"A node's whole table is {full:,} bytes of JSON, a one-camera delta {delta:,} bytes. "
+        "Gossip itself (SWIM with the default timing at 100 nodes) is above the 10 KB/s "
+        "target before any state is added; the state adds the digests and the deltas.\n"
+    )
+    print(body)
+    if not args.no_write:
+        replace_section(RESULTS, SECTION, body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
