@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     body = (
         f"{args.nodes} nodes x {CAMERAS} cameras; gossip simulated for {args.observe:g} s "
         "(default MembershipConfig, no loss); HTTP from the real table messages plus "
-        f"an estimated {HTTP_OVERHEAD_BYTES} bytes of signed request/answer headers, every camera changing "
-        f"state once an hour. Wall time {time.perf_counter() - started:.0f} s. Reproduce: "
+        f"an estimated {HTTP_OVERHEAD_BYTES} bytes of signed request/answer headers, "
+        "every camera changing state once an hour. Wall time {time.perf_counter() - started:.0f} s. Reproduce: "
         "`python bench/state_exchange.py`.\n\n"
         "| part | bytes per node per second |\n|---|---:|\n"
         f"| gossip, plain loads | {plain:,.0f} |\n"
