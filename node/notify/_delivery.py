@@ -9,8 +9,9 @@ a failing send is retried with backoff (`backoff_s`) and the event given up afte
 Who sends (`deliverer`): a writer's events are sent by the writer while it is alive,
 and by its deputy (the alive server with the lowest id) once membership has said for
 DEPUTY_DELAY_S that it is dead (a verdict soon taken back sends nothing). Cursors
-travel between nodes with the events (`EventExchange`), so the deputy starts where the writer had got to, and a writer that returns takes the deputy's
-progress before it sends again. What that guarantees: every event is sent, and sent
+travel between nodes with the events (`EventExchange`), so the deputy starts where
+the writer had got to, and a writer that returns takes the deputy's progress before
+it sends again. What that guarantees: every event is sent, and sent
 once, unless the sender dies after a receiver accepted an event and before its cursor
 reached a peer (about 0.2 s), or membership calls a live sender dead for longer than
 DEPUTY_DELAY_S: the deputy then sends those events again. Receivers that

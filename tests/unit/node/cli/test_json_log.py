@@ -25,7 +25,8 @@ def test_json_lines_carry_the_ids_they_concern() -> None:
         log.info("event", extra={"camera_id": "cam-x", "server_id": "srv-y"})
         log.info("nothing in particular")
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines[0]["camera_id"] == CAMERA and "server_id" not in lines[0]
     assert lines[1]["server_id"] == SERVER and lines[1]["level"] == "warning"

@@ -30,10 +30,8 @@ def render() -> str:
 def test_figures_and_names() -> None:
     text = render()
     assert 'camkeep_failover_takeovers_total{server_id="s1"} 2.0' in text
-    assert (
-        'camkeep_camera_received_bytes_per_second{camera="Gate \\"A\\"",camera_id="c1",server_id="s1"} 500000.0'
-        in text
-    )
+    labels = 'camera="Gate \\"A\\"",camera_id="c1",server_id="s1"'
+    assert f"camkeep_camera_received_bytes_per_second{{{labels}}} 500000.0" in text
     assert 'camkeep_members{state="dead"} 1.0' in text
     assert 'camkeep_gossip_bytes_total{direction="sent"} 7000.0' in text
     route = 'method="GET",route="/api/v1/cameras/{camera_id}",status="404"'
