@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from bench._common import replace_section  # noqa: E402
 from node.camerastate import CameraReport, OwnTable  # noqa: E402
-from node.membership._types import LoadReport, MembershipConfig  # noqa: E402
+from node.membership import LoadReport, MembershipConfig  # noqa: E402
 from tests.sim.cluster import SimCluster  # noqa: E402
 
 SECTION = "## Camera state exchange size (bench/state_exchange.py)"

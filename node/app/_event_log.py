@@ -27,7 +27,7 @@ from node.events import (
     reporter,
 )
 from node.failover import Decision
-from node.membership._types import MemberEvent
+from node.membership import MemberEvent
 from node.notify import (
     MQTT_KEY,
     MQTT_KIND,
