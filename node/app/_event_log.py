@@ -82,6 +82,7 @@ class EventLog:
         )
         self.state_topics = StateTopics(self.mqtt, node.mqtt_camera_states)
         self.ready = False
+        self._stopped = False
         self._previous: PlacementView | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         # figures for metrics (since this process started)
@@ -105,6 +106,7 @@ class EventLog:
         ]
 
     async def stop(self) -> None:
+        self._stopped = True  # the recorder still reports while it stops: not news
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -126,7 +128,9 @@ class EventLog:
 
     # ------------------------------------------------------------------ inputs
 
-    def record(self, new: NewEvent) -> Event:
+    def record(self, new: NewEvent) -> Event | None:
+        if self._stopped:
+            return None
         event = self.exchange.record(new)
         self.written[event.type] += 1
         if event.type == EventType.RECORDING_GAP and event.camera_id:
