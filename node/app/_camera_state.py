@@ -4,7 +4,7 @@ stale, with its age, once that server has gone quiet), else why nobody records i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from node.camerastate import CameraReport, RemoteReport, best_remote, freshness
@@ -73,3 +73,23 @@ def camera_state(
         "server_id": None,
         "reason": reason,
     }, None
+
+
+def published_states(
+    cameras: Iterable[Mapping[str, Any]],
+    node_id: str,
+    alive: frozenset[str],
+    camera_status: Callable[[Any], tuple[dict[str, Any], str | None]],
+) -> dict[str, dict[str, Any]]:
+    """The camera state documents a node publishes (MQTT): the cameras it records, and
+    those nobody records when it is the alive node with the lowest id (one reporter)."""
+    report_unrecorded = min(alive) == node_id
+    out = {}
+    for camera in cameras:
+        status, server_id = camera_status(camera)
+        if server_id == node_id or (server_id is None and report_unrecorded):
+            document = {"camera_id": camera["id"], "name": camera.get("name"), **status}
+            document.pop("age_s", None)  # changes every second: not news
+            document.pop("updated_at", None)
+            out[camera["id"]] = document
+    return out

@@ -26,6 +26,7 @@ from node.replication import Record, RecordStore, Replicator
 from node.system import Server, SystemState
 
 log = logging.getLogger(__name__)
+ALIVE_STATES = frozenset({"alive", "suspect"})
 
 
 @dataclass(eq=False)
@@ -46,6 +47,25 @@ class Cluster:
     def members(self) -> dict[str, MemberView]:
         """The gossip membership view (empty while not a member)."""
         return {} if self.gossip is None else self.gossip.members()
+
+    def alive_servers(self) -> frozenset[str]:
+        """Servers membership counts as alive (suspect included), this node included."""
+        alive = {s for s, v in self.members().items() if v.state in ALIVE_STATES}
+        return frozenset(alive | {self.node_id})
+
+    def peer_views(self) -> list[PeerView]:
+        """Every other server of the system with its address, state and gossiped extras."""
+        members = self.members()
+        out = []
+        for server in self.state.servers():
+            server_id, url = server.get("id"), server.get("url")
+            if server_id == self.node_id or not isinstance(url, str):
+                continue
+            view = members.get(server_id)
+            state = "dead" if view is None else view.state
+            extra = dict(view.load.extra) if view is not None and view.load is not None else {}
+            out.append(PeerView(server_id, url, state, extra))
+        return out
 
     def server_state(self, server_id: str) -> str:
         """alive | suspect | dead for a server (never heard of, or left: dead)."""
@@ -147,3 +167,11 @@ class Cluster:
                 continue
             out.append((server.id, server.url))
         return out
+
+
+@dataclass(frozen=True)
+class PeerView:
+    server_id: str
+    url: str
+    state: str  # membership: alive | suspect | dead | left
+    extra: dict[str, Any]  # the small values it gossips with its load

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +23,7 @@ import httpx
 
 from discovery.mdns_txt import NodeInfo
 from node import __version__
-from node.app._camera_state import camera_state, report_of, status_json
+from node.app._camera_state import camera_state, published_states, report_of, status_json
 from node.app._cluster import Cluster
 from node.app._event_log import EventLog
 from node.app._events import EventHub
@@ -58,7 +57,6 @@ from recorder import CameraStatus
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internode call is noise
 T = TypeVar("T")
-ALIVE_STATES = frozenset({"alive", "suspect"})
 # events after which the failover plan is worked out again at once
 FAILOVER_POKE_EVENTS = frozenset({"camera_status", "server_state", "config_changed"})
 
@@ -114,6 +112,8 @@ class NodeRuntime:
         self.server_state = self.cluster.server_state
         self.member_load = self.cluster.member_load
         self.set_load_extra = self.cluster.set_load_extra
+        self.alive_servers = self.cluster.alive_servers
+        self.peer_views = self.cluster.peer_views
         self.directory = PeerDirectory(
             self.node_id, on_peer=self._on_peer_seen, static_urls=config.peers
         )
@@ -258,22 +258,9 @@ class NodeRuntime:
         return {c: report_of(s) for c, s in statuses.items() if s.state != "stopped"}
 
     def mqtt_camera_states(self) -> dict[str, dict[str, Any]]:
-        """The camera state documents this node publishes: the cameras it records, and
-        (as reporter) those nobody records."""
-        alive = self.alive_servers()
-        report_unrecorded = min(alive) == self.node_id
-        out = {}
-        for camera in self.state.cameras():
-            status, server_id = self.camera_status(camera)
-            if server_id == self.node_id or (server_id is None and report_unrecorded):
-                out[camera["id"]] = {
-                    "camera_id": camera["id"],
-                    "name": camera.get("name"),
-                    **status,
-                }
-                out[camera["id"]].pop("age_s", None)  # changes every second: not news
-                out[camera["id"]].pop("updated_at", None)
-        return out
+        """The camera state documents this node publishes over MQTT."""
+        cameras = self.state.cameras()
+        return published_states(cameras, self.node_id, self.alive_servers(), self.camera_status)
 
     def _on_status(self, status: CameraStatus) -> None:
         event = {"type": "camera_status", "camera_id": status.camera_id}
@@ -322,42 +309,15 @@ class NodeRuntime:
             raise RuntimeError("node not started")
         return self._http
 
-    def alive_servers(self) -> frozenset[str]:
-        """Servers membership counts as alive (suspect included), this node included."""
-        alive = {s for s, v in self.members().items() if v.state in ALIVE_STATES}
-        return frozenset(alive | {self.node_id})
-
-    def peer_views(self) -> list[PeerView]:
-        """Every other server of the system with its address, state and gossiped extras."""
-        members = self.members()
-        out = []
-        for server in self.state.servers():
-            server_id, url = server.get("id"), server.get("url")
-            if server_id == self.node_id or not isinstance(url, str):
-                continue
-            view = members.get(server_id)
-            state = "dead" if view is None else view.state
-            extra = dict(view.load.extra) if view is not None and view.load is not None else {}
-            out.append(PeerView(server_id, url, state, extra))
-        return out
-
     async def get_internal(self, url: str, path: str) -> dict[str, Any]:
         """GET another member's internal route; its JSON answer (raises on errors)."""
         answer = await self.http_client().get(f"{url.rstrip('/')}{path}", timeout=2.0)
-        answer.raise_for_status()
-        data = answer.json()
-        if not isinstance(data, dict):
-            raise ValueError("internal answer is not an object")
-        return data
+        return _json_object(answer)
 
     async def post_internal(self, url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST to another member's internal route; its JSON answer (raises on errors)."""
         answer = await self.http_client().post(f"{url.rstrip('/')}{path}", json=body, timeout=2.0)
-        answer.raise_for_status()
-        data = answer.json()
-        if not isinstance(data, dict):
-            raise ValueError("internal answer is not an object")
-        return data
+        return _json_object(answer)
 
     async def apply_remote_records(self, records: list[Record]) -> int:
         """Store records received from a peer (newer versions win); how many applied."""
@@ -447,9 +407,9 @@ class NodeRuntime:
             self.auto_join.on_peer_seen(peer)
 
 
-@dataclass(frozen=True)
-class PeerView:
-    server_id: str
-    url: str
-    state: str  # membership: alive | suspect | dead | left
-    extra: dict[str, Any]  # the small values it gossips with its load
+def _json_object(answer: httpx.Response) -> dict[str, Any]:
+    answer.raise_for_status()
+    data = answer.json()
+    if not isinstance(data, dict):
+        raise ValueError("internal answer is not an object")
+    return data
