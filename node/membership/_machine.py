@@ -355,9 +355,41 @@ class Membership:
             elif e.key > m.key or m.state == "alive":
                 m.epoch, m.incarnation = e.epoch, e.incarnation
                 self._set_state(m, "suspect", now, origin=e.origin or via)
+        elif self._rumoured_death(e, m, now):
+            self._doubt(m, e.origin or via, now, out)
         elif e.key > m.key or m.state in LIVE:  # dead or left
             m.epoch, m.incarnation = e.epoch, e.incarnation
             self._set_state(m, e.state, now, origin=e.origin or via)
+
+    def _rumoured_death(self, e: Entry, m: MemberRecord, now: float) -> bool:
+        """A death verdict, at the version we hold live, about a member that has spoken
+        to us within `death_rumour_silence_s`: no detector of ours could have reached it
+        (any verdict needs at least that long without an answer). This is what a healed
+        partition produces: the side that was cut off still holds the other side dead
+        at their current incarnations and hands those verdicts over in its first sync;
+        believed at once, they would mark live, reachable neighbours dead until they
+        refute, and everything acting on membership (failover placement) would act on
+        that moment."""
+        return (
+            e.state == "dead"
+            and e.key == m.key
+            and m.state in LIVE
+            and m.last_seen is not None
+            and now - m.last_seen < self.config.death_rumour_silence_s
+        )
+
+    def _doubt(self, m: MemberRecord, origin: str, now: float, out: list[Outgoing]) -> None:
+        """Check a rumoured death as our own suspicion: the member hears of it at once
+        (and refutes in one round trip); if it really died, our suspicion runs out, or
+        a later verdict comes once it has been silent long enough."""
+        if m.state == "alive":
+            self._set_state(m, "suspect", now, origin=origin)
+        else:
+            self._confirm(m, origin)
+        self.stats["doubted_deaths"] += 1
+        if now - m.last_notice >= self.config.probe_interval_s:
+            m.last_notice = now
+            out.append(self._out(m, "gossip", {}, first=[entry_to_json(m.entry())]))
 
     def _set_state(
         self, m: MemberRecord, state: MemberState, now: float, origin: str | None = None

@@ -42,6 +42,10 @@ class MembershipConfig:
     reconnect_interval_s: float = 1.0  # try one dead member or seed address this often
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     loads_per_message: int = 4  # other members' loads carried per message (own always)
+    # Another node's death verdict about a member we heard from more recently than this
+    # is checked as our own suspicion first (None: probe_timeout_s + suspicion_min_s,
+    # the shortest silence before any verdict; 0 believes every verdict at once).
+    rumour_silence_s: float | None = None
 
     def __post_init__(self) -> None:
         positive = (
@@ -61,6 +65,12 @@ class MembershipConfig:
             raise ValueError("probe_timeout_s must be shorter than probe_interval_s")
         if self.suspicion_min_s > self.suspicion_max_s:
             raise ValueError("suspicion_min_s must not exceed suspicion_max_s")
+        if self.rumour_silence_s is not None and not (
+            isinstance(self.rumour_silence_s, int | float)
+            and math.isfinite(self.rumour_silence_s)
+            and self.rumour_silence_s >= 0
+        ):
+            raise ValueError("rumour_silence_s must be a number of seconds >= 0")
         if not 0 <= self.loads_per_message <= 16:
             raise ValueError("loads_per_message must be between 0 and 16")
         for name in ("indirect_probes", "gossip_fanout", "retransmit_mult"):
@@ -70,6 +80,14 @@ class MembershipConfig:
             raise ValueError("suspicion_confirmations must be between 1 and 16")
         if not 400 <= self.max_payload_bytes <= MAX_PAYLOAD_BYTES:
             raise ValueError(f"max_payload_bytes must be in [400, {MAX_PAYLOAD_BYTES}]")
+
+    @property
+    def death_rumour_silence_s(self) -> float:
+        """How long a member must have been silent to us before another node's verdict
+        that it is dead is believed as such (see Membership._apply)."""
+        if self.rumour_silence_s is not None:
+            return self.rumour_silence_s
+        return self.probe_timeout_s + self.suspicion_min_s
 
     @property
     def detection_bound_s(self) -> float:

@@ -239,6 +239,34 @@ def test_dead_not_revived_by_same_incarnation_but_by_new_epoch() -> None:
     assert m.members()["a"].state == "alive" and m.members()["a"].epoch == 5
 
 
+def test_death_rumour_about_a_member_heard_just_now_is_checked_as_a_suspicion() -> None:
+    # a healed partition: b (cut off until now) still holds a dead at a's incarnation
+    m = joined(node(), "a", "b", now=1.0)
+    out = m.on_message(msg("b", u=[entry("a", 0, "d", f="b")]), 1.1)
+    assert m.members()["a"].state == "suspect"  # alive for failover: nothing moves
+    notice = [o for o in out if o.to == "a"]
+    assert notice and notice[0].message.payload["u"][0]["s"] == "s"  # a refutes at once
+    assert m.stats["doubted_deaths"] == 1
+    m.on_message(msg("a", inc=1), 1.12)  # the refutation
+    assert m.members()["a"].state == "alive" and m.members()["a"].incarnation == 1
+
+
+def test_death_rumour_is_believed_once_the_member_has_been_silent_long_enough() -> None:
+    m = joined(node(), "a", "b", now=1.0)
+    m.on_message(msg("b"), 1.0 + CFG.death_rumour_silence_s)  # b speaks, a stays silent
+    m.on_message(msg("b", u=[entry("a", 0, "d", f="b")]), 1.0 + CFG.death_rumour_silence_s)
+    assert m.members()["a"].state == "dead"
+
+
+def test_rumour_silence_zero_believes_every_death_at_once() -> None:
+    assert CFG.death_rumour_silence_s == CFG.probe_timeout_s + CFG.suspicion_min_s
+    m = joined(node(rumour_silence_s=0.0), "a", "b", now=1.0)
+    m.on_message(msg("b", u=[entry("a", 0, "d", f="b")]), 1.0)
+    assert m.members()["a"].state == "dead"
+    with pytest.raises(ValueError, match="rumour_silence_s"):
+        MembershipConfig(rumour_silence_s=-1.0)
+
+
 def test_confirmations_shorten_suspicion() -> None:
     m = joined(node(), "a", "b", "c", "d")
     m.on_message(msg("b", u=[entry("a", 0, "s", f="b")]), 1.0)
