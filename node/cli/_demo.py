@@ -3,14 +3,22 @@ set up, cameras spread over the nodes, failover on everywhere, until Ctrl-C.
 
 It prints the API URL, the owner's login and how to stop one node to watch its
 cameras move to the others and come back when it is started again. Every process it
-starts is stopped when it ends.
+starts is stopped when it ends: on Ctrl-C/SIGINT (its handler is installed explicitly,
+since `nohup`, `&` in a script and some CI runners start programs with SIGINT
+ignored), SIGTERM, SIGHUP, and when its output is a pipe whose reader has gone
+(`camkeep demo | tee log` after Ctrl-C): a failed print never ends the demo before it
+has stopped its children. Should the demo itself be killed, its children get SIGTERM
+from the kernel (`start_process`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import secrets
+import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from node.cli._child_process import stop_process
+from node.cli._child_process import start_process, stop_process
 from node.system import Priority
 
 HOST = "127.0.0.1"  # the demo never binds anything else
@@ -33,6 +41,74 @@ LOGIN_FILE = "demo-login.txt"
 
 class DemoError(Exception):
     pass
+
+
+class DemoStopped(Exception):
+    """A signal or the closed output pipe asked the demo to stop."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopper:
+    """Turns the stop signals and a closed output into one stop request.
+
+    The first request raises DemoStopped in the main thread (so even a start-up wait
+    ends at once); once `cleaning` is set, further signals are ignored so that nothing
+    interrupts stopping the children."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.cleaning = False
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.cleaning or self.requested.is_set():
+            return
+        self.requested.set()
+        raise DemoStopped(signal.Signals(signum).name)
+
+    def output_closed(self) -> None:
+        """The reader of our output has gone: stop (without raising from a print)."""
+        if not self.requested.is_set():
+            self.requested.set()
+        _silence_output()
+
+
+def _silence_output() -> None:
+    """Point stdout and stderr at /dev/null: later prints (and Python's flush at exit)
+    must not fail on a pipe nobody reads."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _reader_gone(fd: int) -> bool:
+    """True when `fd` is a pipe whose reading end is closed (poll reports an error)."""
+    poller = select.poll()
+    poller.register(fd, 0)
+    with contextlib.suppress(OSError, ValueError):
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    return False
+
+
+_stopper = Stopper()
+
+
+def say(text: str = "", *, error: bool = False) -> None:
+    """print() that treats a closed output as a request to stop, never as a crash."""
+    try:
+        print(text, file=sys.stderr if error else sys.stdout, flush=True)
+    except (BrokenPipeError, OSError, ValueError):
+        _stopper.output_closed()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +137,7 @@ class Child:
         self.label = label
         self.log_path = log_path
         self._log = open(log_path, "a")  # noqa: SIM115 - open for the child's life
-        self.process = subprocess.Popen(
+        self.process = start_process(
             list(argv),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -104,6 +180,16 @@ def _check_free(port: int, what: str) -> None:
             raise DemoError(
                 f"port {port} ({what}) is in use; choose another with its option"
             ) from None
+
+
+def camkeep_on_path() -> str:
+    """How to type the camkeep command in this shell: `camkeep` when it is on PATH,
+    else the full path of this installation's script (e.g. .venv/bin/camkeep)."""
+    script = Path(sys.executable).with_name("camkeep")
+    found = shutil.which("camkeep")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "camkeep"
+    return str(script) if script.exists() else f"{sys.executable} -m node.cli"
 
 
 def _camkeep(*args: str) -> list[str]:
@@ -170,7 +256,7 @@ def _add_nodes(
         )
         if answer.status_code != 201:
             raise DemoError(f"adding {name} to the system failed: {answer.text}")
-        print(f"  added {name} ({other_url}) to the system", flush=True)
+        say(f"  added {name} ({other_url}) to the system")
 
 
 def _wait_servers(url: str, headers: dict[str, str], count: int) -> list[dict]:
@@ -222,13 +308,13 @@ def _add_cameras(
         answer = httpx.post(f"{url}/api/v1/cameras", json=body, headers=headers, timeout=30)
         if answer.status_code != 201:
             raise DemoError(f"adding {name} failed: {answer.text}")
-        print(f"  added {name} by ONVIF ({HOST}:{args.onvif_port + index - 1})", flush=True)
+        say(f"  added {name} by ONVIF ({HOST}:{args.onvif_port + index - 1})")
 
 
 def _start_node(index: int, args: argparse.Namespace, data: Path) -> tuple[Child, str]:
     name = f"node{index}"
     url = f"http://{HOST}:{args.port + index - 1}"
-    print(f"starting {name} at {url} ...", flush=True)
+    say(f"starting {name} at {url} ...")
     argv = _camkeep(
         "run", "--data", str(data / name), "--listen", f"{HOST}:{args.port + index - 1}",
         "--name", name,
@@ -241,6 +327,7 @@ def _banner(
 ) -> str:
     url = urls[0]
     last = nodes[-1]
+    camkeep = camkeep_on_path()
     lines = [
         "",
         "camkeep demo is running",
@@ -248,15 +335,15 @@ def _banner(
         f"  nodes:      {', '.join(f'{c.label} {u}' for c, u in zip(nodes, urls, strict=True))}",
         f"  owner:      {args.owner} / {password}",
         f"  try:        CAMKEEP_SERVER={url} CAMKEEP_USER={args.owner}"
-        f" CAMKEEP_PASSWORD={password} camkeep failover show",
+        f" CAMKEEP_PASSWORD={password} {camkeep} failover show",
     ]
     if len(nodes) > 1:
         lines += [
             f"  failover:   type 'stop {last.label}' + Enter here (a kill -9 of it): within"
             " seconds its cameras record on the other nodes",
-            "              (watch: camkeep failover show, or camkeep cameras list);",
+            f"              (watch: {camkeep} failover show, or {camkeep} cameras list);",
             f"              type 'start {last.label}': its cameras go back to it, no gap in"
-            " the timeline (camkeep recordings CAMERA)",
+            f" the timeline ({camkeep} recordings CAMERA)",
         ]
     lines += [
         f"  faults:     curl -X POST http://{HOST}:{args.control_port}/cameras/1/fault"
@@ -283,7 +370,7 @@ def _command(
     if verb not in ("stop", "start") or index is None:
         if line:
             names = ", ".join(n.label for n in nodes)
-            print(f"commands: stop NODE | start NODE   (nodes: {names})", flush=True)
+            say(f"commands: stop NODE | start NODE   (nodes: {names})")
         return
     node = nodes[index]
     running = node.process.poll() is None
@@ -291,15 +378,15 @@ def _command(
         if running:
             node.process.kill()
             node.process.wait()
-        print(f"{node.label} killed (kill -9): its cameras move to the other nodes", flush=True)
+        say(f"{node.label} killed (kill -9): its cameras move to the other nodes")
     elif running:
-        print(f"{node.label} is running", flush=True)
+        say(f"{node.label} is running")
     else:
         node.stop()
         restarted, _ = _start_node(index + 1, args, data)
         children[children.index(node)] = restarted
         nodes[index] = restarted
-        print(f"{node.label} started: its cameras come back to it", flush=True)
+        say(f"{node.label} started: its cameras come back to it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -313,73 +400,81 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or Path(temp.name)  # type: ignore[union-attr]
     data.mkdir(parents=True, exist_ok=True)
     children: list[Child] = []
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stopper = _stopper
+    stopper.install()
     try:
-        for i in range(args.nodes):
-            _check_free(args.port + i, f"API of node{i + 1}")
-        _check_free(args.rtsp_port, "RTSP")
-        _check_free(args.control_port, "camera control")
-        for i in range(args.cameras):
-            _check_free(args.onvif_port + i, "ONVIF")
-        camera_password = secrets.token_urlsafe(6)
-        print(f"starting {args.cameras} emulated cameras ...", flush=True)
-        cameras = Child(
-            "emulator",
-            _camkeep(
-                "emulate",
-                "--host", HOST,
-                "--cameras", str(args.cameras),
-                "--rtsp-port", str(args.rtsp_port),
-                "--onvif-port", str(args.onvif_port),
-                "--control-port", str(args.control_port),
-                "--no-wsd",
-                "--user", "admin",
-                "--password", camera_password,
-            ),
-            data / "emulator.log",
-        )  # fmt: skip
-        children.append(cameras)
-        cameras.wait_for_line("ready", START_TIMEOUT_S * 3)  # first run encodes the loop
-        nodes: list[Child] = []
-        urls: list[str] = []
-        for index in range(1, args.nodes + 1):
-            node, node_url = _start_node(index, args, data)
-            children.append(node)
-            nodes.append(node)
-            urls.append(node_url)
-        healths = [_wait_health(u, c) for u, c in zip(urls, nodes, strict=True)]
-        url = urls[0]
-        password = _setup(url, data, args.owner, healths[0])
-        headers = _login(url, args.owner, password)
-        _add_nodes(
-            url, headers, args.owner, password,
-            [(c.label, u) for c, u in zip(nodes[1:], urls[1:], strict=True)],
-        )  # fmt: skip
-        servers = _wait_servers(url, headers, args.nodes)
-        _enable_failover(url, headers, servers)
-        by_url = {s["url"]: s["id"] for s in servers}
-        homes = [by_url.get(u, h["node_id"]) for u, h in zip(urls, healths, strict=True)]
-        _add_cameras(url, headers, homes, args, camera_password)
-        print(_banner(args, urls, password, data, nodes), flush=True)
-        commands: list[str] = []
-        threading.Thread(target=_read_commands, args=(commands,), daemon=True).start()
-        while not stop.is_set():
-            if cameras.process.poll() is not None:
-                raise DemoError(f"the emulator exited (see {cameras.log_path})")
-            while commands:
-                _command(commands.pop(0), nodes, children, args, data)
-            stop.wait(0.3)
+        return _run(args, data, children, stopper)
+    except DemoStopped:
         return 0
     except DemoError as error:
-        print(f"camkeep demo: {error}", file=sys.stderr)
+        say(f"camkeep demo: {error}", error=True)
         return 1
-    except KeyboardInterrupt:
-        return 0
     finally:
-        print("stopping ...", file=sys.stderr, flush=True)
+        stopper.cleaning = True
+        say("stopping ...", error=True)
         for child in reversed(children):
             child.stop()
         if temp is not None:
             with contextlib.suppress(OSError):
                 temp.cleanup()
+
+
+def _run(args: argparse.Namespace, data: Path, children: list[Child], stopper: Stopper) -> int:
+    for i in range(args.nodes):
+        _check_free(args.port + i, f"API of node{i + 1}")
+    _check_free(args.rtsp_port, "RTSP")
+    _check_free(args.control_port, "camera control")
+    for i in range(args.cameras):
+        _check_free(args.onvif_port + i, "ONVIF")
+    camera_password = secrets.token_urlsafe(6)
+    say(f"starting {args.cameras} emulated cameras ...")
+    cameras = Child(
+        "emulator",
+        _camkeep(
+            "emulate",
+            "--host", HOST,
+            "--cameras", str(args.cameras),
+            "--rtsp-port", str(args.rtsp_port),
+            "--onvif-port", str(args.onvif_port),
+            "--control-port", str(args.control_port),
+            "--no-wsd",
+            "--user", "admin",
+            "--password", camera_password,
+        ),
+        data / "emulator.log",
+    )  # fmt: skip
+    children.append(cameras)
+    cameras.wait_for_line("ready", START_TIMEOUT_S * 3)  # first run encodes the loop
+    nodes: list[Child] = []
+    urls: list[str] = []
+    for index in range(1, args.nodes + 1):
+        node, node_url = _start_node(index, args, data)
+        children.append(node)
+        nodes.append(node)
+        urls.append(node_url)
+    healths = [_wait_health(u, c) for u, c in zip(urls, nodes, strict=True)]
+    url = urls[0]
+    password = _setup(url, data, args.owner, healths[0])
+    headers = _login(url, args.owner, password)
+    _add_nodes(
+        url, headers, args.owner, password,
+        [(c.label, u) for c, u in zip(nodes[1:], urls[1:], strict=True)],
+    )  # fmt: skip
+    servers = _wait_servers(url, headers, args.nodes)
+    _enable_failover(url, headers, servers)
+    by_url = {s["url"]: s["id"] for s in servers}
+    homes = [by_url.get(u, h["node_id"]) for u, h in zip(urls, healths, strict=True)]
+    _add_cameras(url, headers, homes, args, camera_password)
+    say(_banner(args, urls, password, data, nodes))
+    commands: list[str] = []
+    threading.Thread(target=_read_commands, args=(commands,), daemon=True).start()
+    while not stopper.requested.is_set():
+        if cameras.process.poll() is not None:
+            raise DemoError(f"the emulator exited (see {cameras.log_path})")
+        if _reader_gone(sys.stdout.fileno()):
+            stopper.output_closed()
+            break
+        while commands:
+            _command(commands.pop(0), nodes, children, args, data)
+        stopper.requested.wait(0.3)
+    return 0

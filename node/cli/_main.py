@@ -18,7 +18,10 @@ from node import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulate": ("emulator.cli", "start emulated ONVIF/RTSP cameras"),
     "run": ("node.cli._run", "start a recording node"),
-    "demo": ("node.cli._demo", "start emulated cameras and a node with them added"),
+    "demo": (
+        "node.cli._demo",
+        "start emulated cameras and three recording nodes as one system, failover on",
+    ),
     "setup": ("node.cli._setup", "create a system with its owner on an undefined node"),
     "cameras": ("node.cli._cameras", "list, add, delete cameras; set their priority"),
     "recordings": ("node.cli._recordings", "a camera's recorded periods"),

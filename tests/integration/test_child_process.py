@@ -1,4 +1,4 @@
-"""node/child_process.stop_process on real child processes."""
+"""start_process and stop_process (node/cli/_child_process.py) on real child processes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-from node.cli._child_process import stop_process
+import psutil
+import pytest
+
+from node.cli import start_process, stop_process
 
 SLEEPER = "import time; print('up', flush=True); time.sleep(60)"
 IGNORES_SIGTERM = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " + SLEEPER
@@ -41,3 +44,33 @@ def test_a_child_that_has_exited_keeps_its_exit_code() -> None:
     child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     child.wait()
     assert stop_process(child, 1) == 3
+
+
+PARENT = """
+import sys, time
+from node.cli import start_process
+child = start_process([sys.executable, "-c", "import time; time.sleep(60)"])
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_started_child_dies_when_its_parent_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = psutil.Process(int(parent.stdout.readline()))
+        parent.kill()  # kill -9: the parent cannot clean up
+        parent.wait()
+        child.wait(30)  # the kernel's parent-death signal ends it (raises if it does not)
+        assert not child.is_running()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        parent.stdout.close()  # type: ignore[union-attr]
+
+
+def test_start_process_sets_preexec_fn_itself() -> None:
+    with pytest.raises(ValueError, match="preexec_fn"):
+        start_process([sys.executable, "-c", "pass"], preexec_fn=lambda: None)
