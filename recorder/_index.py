@@ -4,6 +4,7 @@ it from the event loop (short queries) or from worker threads (batches)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -222,10 +223,12 @@ class SegmentIndex:
                         "UPDATE segments SET start_ms = ? WHERE path = ?",
                         [(start, path) for path, start in starts.items()],
                     )
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # a failed COMMIT (disk) leaves it open
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def update(self, path: str, *, end_ms: int, bytes_: int, open_: bool) -> None:
         self.apply_batch((), [SegmentUpdate(path, end_ms, bytes_, open_)])

@@ -176,7 +176,7 @@ class CameraIngest:
                     continue
                 if last_error is None:
                     self._state(CONNECTING)
-                elif state != ERROR:  # an "error" (disk full) stands until recording again
+                elif state != ERROR:  # a storage "error" stands until recording again
                     self._state(RECONNECTING, last_error)
                 self._attempt_stop.clear()
                 self._interrupt_reason = None
@@ -199,7 +199,7 @@ class CameraIngest:
                 except IngestFailure as failure:
                     last_error = str(failure)
                     log.info("camera %s: attempt ended: %s", self.camera_id, last_error)
-                    if failure.disk_full:
+                    if failure.storage:
                         state = ERROR
                 except Exception as exc:  # a bug must not kill the supervisor
                     last_error = scrub_text(f"internal error: {type(exc).__name__}: {exc}")

@@ -48,11 +48,25 @@ DISK_FULL_FREE_BYTES = 4 * 1024 * 1024  # below this, a failing write is a full 
 
 
 class IngestFailure(Exception):
-    """A recording attempt ended on an error; the message holds no credentials."""
+    """A recording attempt ended on an error; the message holds no credentials.
 
-    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+    `storage`: the recordings' storage failed (full, or turned read-only): the camera
+    reports state "error" with the reason until it records again, rather than looking
+    like a camera that keeps reconnecting."""
+
+    def __init__(self, message: str, *, storage: bool = False) -> None:
         super().__init__(message)
-        self.disk_full = disk_full
+        self.storage = storage
+
+
+READ_ONLY = "storage read-only: the recordings' file system no longer accepts writes"
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 class SegmentSink(Protocol):
@@ -77,9 +91,11 @@ def _now_ms() -> int:
 
 def ingest_failure(exc: BaseException, scrub: Callable[[str], str]) -> IngestFailure:
     code = getattr(exc, "errno", None)
-    disk_full = code in (errno.ENOSPC, errno.EDQUOT)
-    text = "disk full" if disk_full else scrub(f"{type(exc).__name__}: {exc}")
-    return IngestFailure(text, disk_full=disk_full)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return IngestFailure("disk full", storage=True)
+    if code == errno.EROFS:
+        return IngestFailure(READ_ONLY, storage=True)
+    return IngestFailure(scrub(f"{type(exc).__name__}: {exc}"))
 
 
 class _SegmentWriter:
@@ -135,13 +151,15 @@ class _SegmentWriter:
             self.raise_write_failure()
 
     def raise_write_failure(self) -> None:
+        if _read_only(self.path.parent):
+            raise IngestFailure(READ_ONLY, storage=True)
         try:
             usage = os.statvfs(self.path.parent)
             free = usage.f_bavail * usage.f_frsize
         except OSError:
             free = 0
         if free < DISK_FULL_FREE_BYTES:
-            raise IngestFailure("disk full", disk_full=True)
+            raise IngestFailure("disk full", storage=True)
         raise IngestFailure("segment file stopped growing: writing fails")
 
     def close(self) -> None:

@@ -168,7 +168,10 @@ class RecorderService:
         self._tasks = []
         # Events posted by the last threads are queued with call_soon: let them run.
         await asyncio.sleep(0)
-        await self._flush()
+        try:
+            await self._flush()
+        except Exception as exc:  # the files are on disk: the next start re-indexes them
+            log.warning("recorder: last index write failed at stop: %s", exc)
         if self._index is not None:
             await asyncio.to_thread(self._index.close)
             self._index = None
@@ -328,9 +331,32 @@ class RecorderService:
             starts, self._pending_starts = self._pending_starts, {}
             # A start corrected before the first flush goes into the insert itself.
             inserts = [replace(row, start_ms=starts.pop(row.path, row.start_ms)) for row in inserts]
-            await asyncio.to_thread(self._index.apply_batch, inserts, updates, starts)
-            if deletes:
-                await asyncio.to_thread(self._index.delete_paths, deletes)
+            try:
+                await asyncio.to_thread(self._index.apply_batch, inserts, updates, starts)
+                if deletes:
+                    await asyncio.to_thread(self._index.delete_paths, deletes)
+            except Exception:
+                # The index cannot be written (disk read-only or failing): keep the rows
+                # waiting, so the timeline still shows those segments (periods() reads
+                # pending writes too) and the next flush tries again.
+                self._requeue(inserts, updates, starts, deletes)
+                raise
+
+    def _requeue(
+        self,
+        inserts: list[SegmentInsert],
+        updates: list[SegmentUpdate],
+        starts: dict[str, int],
+        deletes: list[str],
+    ) -> None:
+        """Put back index writes a failed flush took; newer ones queued since win."""
+        for row in inserts:
+            self._pending_inserts.setdefault(row.path, row)
+        for update in updates:
+            self._pending_updates.setdefault(update.path, update)
+        for path, start_ms in starts.items():
+            self._pending_starts.setdefault(path, start_ms)
+        self._pending_deletes[:0] = deletes
 
     async def _apply_retention(self) -> None:
         await self._flush()
