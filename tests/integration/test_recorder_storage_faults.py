@@ -1,17 +1,20 @@
 """Storage faults while recording: index.db deleted or corrupted, segment files deleted
-by hand, the disk turned read-only. The recorder keeps recording or reports a clear
-error, and no video still on disk is lost or hidden from the timeline."""
+by hand, the disk turned read-only, the wall clock jumping an hour. The recorder keeps
+recording or reports a clear error, and no video still on disk is lost or hidden from
+the timeline."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_recorder_live import now, rows_of, wait_for
+from test_recorder_live import check_segments_playable, now, rows_of, wait_for
 
+import recorder._segment_writer as segment_writer
 from recorder import CameraSource, RecorderService
 
 pytestmark = pytest.mark.timeout(120)
@@ -146,3 +149,61 @@ async def test_disk_turning_read_only_is_a_clear_error_and_hides_nothing(
         assert covered_s(service, "c", start, now()) >= before  # what is on disk stays
     finally:
         await service.stop()
+
+
+class _ShiftedTime:
+    """The `time` module with wall-clock time moved by `offset_s` (monotonic untouched)."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def time_ns(self) -> int:
+        return time.time_ns() + int(self.offset_s * 1e9)
+
+    def time(self) -> float:
+        return time.time() + self.offset_s
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+@pytest.mark.parametrize("jump_s", [-3600.0, 3600.0])
+async def test_clock_jump_of_an_hour_keeps_recording_and_every_segment(
+    emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jump_s: float
+) -> None:
+    """The wall clock jumps by an hour and back while recording (an NTP step on a node
+    that was set wrong): the camera keeps recording, no segment overwrites another,
+    and every segment on disk is indexed and on the timeline."""
+    shifted = _ShiftedTime()
+    monkeypatch.setattr(segment_writer, "time", shifted)
+    start = now()
+    service = await recording(emulator, tmp_path)
+    try:
+        await asyncio.sleep(4)
+        shifted.offset_s = jump_s
+        await asyncio.sleep(5)
+        assert service.statuses()["c"].state == "recording"
+        shifted.offset_s = 0.0
+        await asyncio.sleep(4)
+        assert service.statuses()["c"].state == "recording"
+    finally:
+        await service.stop()
+    end = now()
+    files = sorted(
+        p.relative_to(tmp_path / "rec").as_posix() for p in (tmp_path / "rec").rglob("*.mp4")
+    )
+    again = RecorderService(tmp_path / "rec", tmp_path / "index.db", "srv1")
+    await again.start()
+    try:
+        rows = rows_of(again, "c")
+        assert sorted(r.path for r in rows) == files  # every file indexed, none overwritten
+        check_segments_playable(again, rows)
+        low, high = (
+            min(start, start + timedelta(seconds=jump_s)),
+            end + timedelta(seconds=max(jump_s, 0)),
+        )
+        assert (
+            covered_s(again, "c", low - timedelta(minutes=1), high + timedelta(minutes=1)) >= 10.0
+        )
+    finally:
+        await again.stop()
