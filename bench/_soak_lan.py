@@ -45,9 +45,20 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(Exception):  # a node killed mid-sample: skip it
-                self.samples.append((time.monotonic(), self.system.recorders()))
+            self.samples.append((time.monotonic(), self._recorders()))
             self._stop.wait(SAMPLE_S)
+
+    def _recorders(self) -> dict[str, set[str]]:
+        """camera id -> nodes recording it, each running node asked for its own. A node
+        that does not answer (killed, or still starting) records nothing."""
+        s = self.system
+        out: dict[str, set[str]] = {camera_id: set() for camera_id in s.cameras}
+        for host in s.alive_hosts():
+            with contextlib.suppress(Exception):
+                for camera in s.ok(host, "GET", "/api/v1/cameras", timeout=5.0):
+                    if camera["status"]["state"] == "recording" and camera["id"] in out:
+                        out[camera["id"]].add(s.ids[host.name])
+        return out
 
     def longest_unrecorded_s(self) -> float:
         """The longest run of samples in which some camera had no recorder."""
