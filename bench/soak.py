@@ -40,6 +40,37 @@ def _write(section: str, lines: list[str]) -> None:
     replace_section(RESULTS, section, text)
 
 
+RELIABILITY = "## Reliability"
+RELIABILITY_INTRO = [
+    "What each soak and fuzz run did and what it lost (it must be nothing). Each row is",
+    "rewritten by the soak that measured it (`bench/soak.py`); the details are in the",
+    "soak's own section below. Parser fuzzing (coverage-guided, atheris) writes its",
+    "executions and crashes per parser in the section of `bench/fuzz_parsers.py`; the",
+    "API fuzzing (Schemathesis) in the section of `bench/fuzz_api.py`.",
+    "",
+    "| run | what was done | lost |",
+    "|---|---|---|",
+]
+
+
+def _reliability_row(run: str, done: str, lost: str) -> None:
+    """Replace this run's row of the Reliability table (other rows are kept)."""
+    import re
+
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    match = re.search(rf"^{re.escape(RELIABILITY)}\n(.*?)(?=^## |\Z)", old, re.S | re.M)
+    rows = []
+    if match:
+        rows = [
+            line
+            for line in match.group(1).splitlines()
+            if line.startswith("| ") and not line.startswith(("| run ", f"| {run} |"))
+        ]
+    rows.append(f"| {run} | {done} | {lost} |")
+    rows.sort()
+    replace_section(RESULTS, RELIABILITY, "\n".join([RELIABILITY, "", *RELIABILITY_INTRO, *rows]))
+
+
 def run_partition(args: argparse.Namespace) -> None:
     from bench._soak_lan import lan, partition
 
@@ -69,6 +100,13 @@ def run_partition(args: argparse.Namespace) -> None:
             f" converged on every node after the heal: {r.config_converged}",
             f"- lost: {'nothing' if _partition_ok(r) else 'SEE FIGURES ABOVE'}",
         ],
+    )
+    _reliability_row(
+        "partition soak",
+        f"{r.rounds} partitions of {min(r.down_s):.0f}-{max(r.down_s):.0f} s, {r.cameras}"
+        f" cameras, {r.config_changes} records changed while cut; one recorder per camera"
+        f" again at most {max(r.heal_converge_s):.1f} s after each heal",
+        "nothing" if _partition_ok(r) else f"see section (worst hole {r.worst_hole_s:.1f} s)",
     )
 
 
@@ -106,10 +144,19 @@ def run_churn(args: argparse.Namespace) -> None:
             "- lost: "
             + (
                 "nothing beyond the takeover after each kill"
-                if r.longest_unrecorded_s <= 5.0 and r.holes == r.holes_after_a_kill
+                if r.worst_hole_s <= 5.0 and r.holes == r.holes_after_a_kill
                 else "SEE FIGURES ABOVE"
             ),
         ],
+    )
+    _reliability_row(
+        "churn soak",
+        f"{r.kills} kill -9 of random nodes in {r.duration_s / 60:.1f} min, {r.cameras}"
+        f" cameras; every hole in the timelines begins at a kill ({r.holes_after_a_kill}"
+        f" of {r.holes}), worst {r.worst_hole_s:.1f} s",
+        "the takeover time after each kill, nothing else"
+        if r.worst_hole_s <= 5.0 and r.holes == r.holes_after_a_kill
+        else "see section",
     )
 
 
@@ -148,6 +195,15 @@ def run_flap(args: argparse.Namespace) -> None:
             *_usage_lines(r.usage),
         ],
     )
+    slopes = r.usage.slopes()
+    _reliability_row(
+        "flap soak",
+        f"{r.faults} camera faults (drop/stall/offline), {r.reconnected} reconnections,"
+        f" {r.holes} gaps recorded as gaps; slopes per hour: RSS"
+        f" {slopes['rss_mib']:+.1f} MiB, files {slopes['open_files']:+.1f}, threads"
+        f" {slopes['threads']:+.1f}, sockets {slopes['sockets']:+.1f}",
+        "nothing" if r.reconnected == r.faults and r.holes == r.faults else "see section",
+    )
 
 
 def run_long(args: argparse.Namespace) -> None:
@@ -164,6 +220,14 @@ def run_long(args: argparse.Namespace) -> None:
             *_usage_lines(r.usage),
             f"- worst hole in any camera's timeline: {r.worst_hole_s:.2f} s",
         ],
+    )
+    slopes = r.usage.slopes()
+    _reliability_row(
+        "long run",
+        f"{r.cameras} cameras for {r.duration_s / 60:.0f} min; RSS"
+        f" {r.usage.first_last('rss_mib')[0]:.0f} -> {r.usage.first_last('rss_mib')[1]:.0f}"
+        f" MiB, slope after warm-up {slopes['rss_mib']:+.1f} MiB/h",
+        "nothing" if r.worst_hole_s < 1.0 else f"worst hole {r.worst_hole_s:.1f} s",
     )
 
 

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from node.cli import start_process
+
 T = TypeVar("T")
 
 NETNS_PREFIX = "ckt-"  # every namespace this harness makes: ckt-<pid>-<lan>-<role>
@@ -215,7 +217,8 @@ class Host:
     ) -> subprocess.Popen:
         """Start `argv` inside this host. stdout+stderr go to a log file unless given;
         `proc.log_path` names it and `host.log(proc)` reads it. The process is
-        SIGKILLed at the latest when the LAN closes."""
+        SIGKILLed at the latest when the LAN closes, and gets SIGTERM if the process
+        that started it dies first."""
         stem = f"{self.name}-{log_name or len(self._procs) + 1}"
         log_path = self.lan.workdir / f"{stem}.log"
         for attempt in itertools.count(2):  # a restarted process gets a log of its own
@@ -230,7 +233,8 @@ class Host:
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         kwargs.setdefault("start_new_session", True)
         try:
-            proc = subprocess.Popen(["ip", "netns", "exec", self.netns, *argv], **kwargs)
+            # dies with this process (parent-death signal) if it ends without closing us
+            proc = start_process(["ip", "netns", "exec", self.netns, *argv], **kwargs)
         finally:
             if log_file is not None:
                 log_file.close()
