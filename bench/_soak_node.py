@@ -174,6 +174,12 @@ class LoopbackNode:
 
     def holes(self, camera_id: str, start: datetime, end: datetime, min_s: float) -> list[float]:
         """Lengths of the holes longer than `min_s` in the camera's timeline."""
+        return [(b - a).total_seconds() for a, b in self.hole_spans(camera_id, start, end, min_s)]
+
+    def hole_spans(
+        self, camera_id: str, start: datetime, end: datetime, min_s: float
+    ) -> list[tuple[datetime, datetime]]:
+        """The holes longer than `min_s` in the camera's timeline, as (start, end)."""
         params = {"start": start.isoformat(), "end": end.isoformat()}
         answer = self.client.get(f"/api/v1/cameras/{camera_id}/recordings", params=params)
         answer.raise_for_status()
@@ -185,8 +191,7 @@ class LoopbackNode:
             )
             for p in answer.json()["periods"]
         ]
-        lengths = [(b - a).total_seconds() for a, b in gaps(periods, start, end)]
-        return [length for length in lengths if length > min_s]
+        return [(a, b) for a, b in gaps(periods, start, end) if (b - a).total_seconds() > min_s]
 
 
 FAULT_MODES = ("drop", "stall", "offline")
@@ -196,7 +201,8 @@ FAULT_MODES = ("drop", "stall", "offline")
 class FlapResult:
     faults: int
     reconnected: int
-    holes: int
+    holes: int  # holes in the timeline (longer than a frame)
+    outages_as_holes: int  # faults whose outage (as the node reported it) is a hole
     duration_s: float
     usage: Usage
     by_mode: dict[str, int]
@@ -214,13 +220,16 @@ def flap(faults: int, *, fault_s: float = 1.0, log: Callable[[str], None] = prin
         began = time.monotonic()
         reconnected = 0
         by_mode: dict[str, int] = {}
+        outages: list[tuple[datetime, datetime]] = []  # the node not recording, per fault
         for i in range(faults):
             mode = FAULT_MODES[i % len(FAULT_MODES)]
             node.fault(1, mode)
             wait(lambda: node.states()[camera_id] != "recording", 60, f"the node to see {mode}")
+            down = datetime.now(UTC)
             time.sleep(fault_s)
             node.fault(1, "ok")
             wait(lambda: node.states()[camera_id] == "recording", 120, "reconnection")
+            outages.append((down, datetime.now(UTC)))
             reconnected += 1
             by_mode[mode] = by_mode.get(mode, 0) + 1
             time.sleep(1.5)  # recording again long enough to be a period of its own
@@ -229,9 +238,11 @@ def flap(faults: int, *, fault_s: float = 1.0, log: Callable[[str], None] = prin
                 log(f"  {i + 1} faults, rss {usage.first_last('rss_mib')[1]:.1f} MiB")
         time.sleep(node.segment_s + 2)  # the last segment closed and indexed
         end = datetime.now(UTC) - timedelta(seconds=1)
-        holes = node.holes(camera_id, start, end, min_s=0.1)  # longer than a frame
-        log(f"  holes: {', '.join(f'{h:.2f}' for h in node.holes(camera_id, start, end, 0.0))} s")
-        return FlapResult(faults, reconnected, len(holes), time.monotonic() - began, usage, by_mode)
+        holes = node.hole_spans(camera_id, start, end, min_s=0.1)  # longer than a frame
+        as_holes = sum(any(a < up and b > down for a, b in holes) for down, up in outages)
+        return FlapResult(
+            faults, reconnected, len(holes), as_holes, time.monotonic() - began, usage, by_mode
+        )
 
 
 @dataclass

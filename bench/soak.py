@@ -191,7 +191,9 @@ def run_flap(args: argparse.Namespace) -> None:
             "",
             f"- faults: {r.faults} ({', '.join(f'{k} {v}' for k, v in r.by_mode.items())}) in"
             f" {r.duration_s / 60:.1f} min; reconnected: {r.reconnected}",
-            f"- holes in the timeline: {r.holes} (one per fault: every gap recorded as a gap)",
+            f"- holes in the timeline: {r.holes}; faults whose outage (the node reporting the"
+            f" camera not recording) is a hole in the timeline: {r.outages_as_holes} of"
+            f" {r.faults}",
             *_usage_lines(r.usage),
         ],
     )
@@ -199,10 +201,10 @@ def run_flap(args: argparse.Namespace) -> None:
     _reliability_row(
         "flap soak",
         f"{r.faults} camera faults (drop/stall/offline), {r.reconnected} reconnections,"
-        f" {r.holes} gaps recorded as gaps; slopes per hour: RSS"
+        f" {r.outages_as_holes} outages recorded as gaps; slopes per hour: RSS"
         f" {slopes['rss_mib']:+.1f} MiB, files {slopes['open_files']:+.1f}, threads"
         f" {slopes['threads']:+.1f}, sockets {slopes['sockets']:+.1f}",
-        "nothing" if r.reconnected == r.faults and r.holes == r.faults else "see section",
+        "nothing" if r.reconnected == r.faults == r.outages_as_holes else "see section",
     )
 
 

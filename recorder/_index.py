@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +130,21 @@ class SegmentIndex:
 
     def all(self) -> list[SegmentRow]:
         return self._query(f"SELECT {_COLUMNS} FROM segments ORDER BY start_ms, id")
+
+    def oldest_first(self, page: int = 500) -> Iterator[SegmentRow]:
+        """Every segment by (start_ms, id), read a page at a time (keyset pagination,
+        the lock held per page only): memory stays flat however large the index."""
+        after: tuple[int, int] = (-(2**63), -1)
+        while True:
+            rows = self._query(
+                f"SELECT {_COLUMNS} FROM segments WHERE (start_ms, id) > (?, ?)"
+                " ORDER BY start_ms, id LIMIT ?",
+                (*after, page),
+            )
+            yield from rows
+            if len(rows) < page:
+                return
+            after = (rows[-1].start_ms, rows[-1].id)
 
     def by_path(self, path: str) -> SegmentRow | None:
         rows = self._query(f"SELECT {_COLUMNS} FROM segments WHERE path = ?", (path,))

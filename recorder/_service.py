@@ -12,7 +12,7 @@ import logging
 import random
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from ._events import (
     SegmentProgress,
 )
 from ._export import export_segments
-from ._index import SegmentIndex, SegmentInsert, SegmentUpdate
+from ._index import SegmentIndex, SegmentInsert, SegmentRow, SegmentUpdate
 from ._ingest import CameraIngest
 from ._model import (
     ERROR,
@@ -367,16 +367,23 @@ class RecorderService:
         policy = self.retention
 
         def run() -> tuple[list[str], int, bool]:
-            rows = index.all()
             free = shutil.disk_usage(self.recordings_dir).free
-            segments = [
-                StoredSegment(r.id, r.start_ms, r.end_ms, r.bytes, r.open or r.path in writing)
-                for r in rows
-            ]
+            by_id: dict[int, SegmentRow] = {}  # only the rows read: the oldest few
+
+            def oldest_first() -> Iterator[StoredSegment]:
+                for r in index.oldest_first():
+                    by_id[r.id] = r
+                    yield StoredSegment(
+                        r.id, r.start_ms, r.end_ms, r.bytes, r.open or r.path in writing
+                    )
+
             choice = choose_deletions(
-                segments, policy, now_ms=time.time_ns() // 1_000_000, free_bytes=free
+                oldest_first(),
+                policy,
+                now_ms=time.time_ns() // 1_000_000,
+                free_bytes=free,
+                used_bytes=index.total_bytes(),
             )
-            by_id = {r.id: r for r in rows}
             deleted = []
             for key in choice.delete:
                 path = self.recordings_dir / by_id[key].path

@@ -29,7 +29,7 @@ def test_flap_smoke_reconnects_every_time_and_records_every_gap() -> None:
     result = flap(3, log=lambda _: None)
     assert result.by_mode == {"drop": 1, "stall": 1, "offline": 1}
     assert result.reconnected == 3
-    assert result.holes == 3
+    assert result.outages_as_holes == 3  # every outage is a hole in the timeline
     assert len(result.usage.series["rss_mib"]) == 4
 
 

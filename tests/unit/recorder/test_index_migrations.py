@@ -97,3 +97,12 @@ def test_batch_updates_overlap_query_and_delete(tmp_path: Path) -> None:
     assert index.total_bytes() == 109
     index.delete_ids([a])
     assert [r.path for r in index.all()] == ["c/2026-01-01/00-00-01.mp4"]
+
+
+def test_oldest_first_pages_through_every_row_in_order(tmp_path: Path) -> None:
+    index = SegmentIndex(tmp_path / "index.db")
+    for i, start in enumerate([5, 1, 3, 3, 2, 4, 1]):  # equal starts: ordered by id
+        _insert(index, f"c/2026-01-01/{i:02d}.mp4", start * 1000, start * 1000 + 500)
+    assert list(index.oldest_first(page=2)) == index.all()
+    assert list(index.oldest_first(page=7)) == index.all()
+    assert list(SegmentIndex(tmp_path / "empty.db").oldest_first()) == []

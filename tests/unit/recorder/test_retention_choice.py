@@ -55,3 +55,22 @@ def test_open_old_segment_kept_even_when_too_old() -> None:
     segments = [seg(1, 0, 10, open_=True)]
     choice = choose_deletions(segments, RetentionPolicy(max_age_s=1), now_ms=NOW)
     assert choice.delete == []
+
+
+def test_streamed_oldest_first_reads_only_as_far_as_needed() -> None:
+    """With the total size given, the segments come oldest first and are read only up
+    to the first one neither too old nor needed: a months-long index is never loaded."""
+    ordered = sorted(SEGMENTS, key=lambda s: (s.start_ms, s.key))
+    many = ordered + [seg(10 + i, 1000 + i, 100) for i in range(10_000)]
+    read: list[int] = []
+
+    def stream():
+        for s in many:
+            read.append(s.key)
+            yield s
+
+    used = sum(s.bytes for s in many)
+    policy = RetentionPolicy(max_bytes=used - 150)
+    choice = choose_deletions(stream(), policy, now_ms=NOW, used_bytes=used)
+    assert choice.delete == choose_deletions(many, policy, now_ms=NOW).delete == [1, 2]
+    assert read == [1, 2, 3]  # stopped at the first segment it keeps
