@@ -239,7 +239,12 @@ def flap(faults: int, *, fault_s: float = 1.0, log: Callable[[str], None] = prin
         time.sleep(node.segment_s + 2)  # the last segment closed and indexed
         end = datetime.now(UTC) - timedelta(seconds=1)
         holes = node.hole_spans(camera_id, start, end, min_s=0.1)  # longer than a frame
-        as_holes = sum(any(a < up and b > down for a, b in holes) for down, up in outages)
+        as_holes = 0
+        for down, up in outages:
+            if any(a < up and b > down for a, b in holes):
+                as_holes += 1
+            else:
+                log(f"  outage {down.time()}-{up.time()} is not a hole; holes: {holes}")
         return FlapResult(
             faults, reconnected, len(holes), as_holes, time.monotonic() - began, usage, by_mode
         )

@@ -26,7 +26,7 @@ def test_slope_per_hour_is_the_least_squares_slope_after_warm_up() -> None:
 
 
 def test_flap_smoke_reconnects_every_time_and_records_every_gap() -> None:
-    result = flap(3, log=lambda _: None)
+    result = flap(3)
     assert result.by_mode == {"drop": 1, "stall": 1, "offline": 1}
     assert result.reconnected == 3
     assert result.outages_as_holes == 3  # every outage is a hole in the timeline
