@@ -55,9 +55,12 @@ class Sampler:
         out: dict[str, set[str]] = {camera_id: set() for camera_id in s.cameras}
         for host in s.alive_hosts():
             with contextlib.suppress(Exception):
+                me = s.ids[host.name]
                 for camera in s.ok(host, "GET", "/api/v1/cameras", timeout=5.0):
-                    if camera["status"]["state"] == "recording" and camera["id"] in out:
-                        out[camera["id"]].add(s.ids[host.name])
+                    status = camera["status"]  # may be another server's: keep our own
+                    own = status.get("server_id", me) == me
+                    if status["state"] == "recording" and own and camera["id"] in out:
+                        out[camera["id"]].add(me)
         return out
 
     def longest_unrecorded_s(self) -> float:
