@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
-from node.api.errors import ApiError
-from node.api.models import EventOut, EventsOut, error_responses
+from node.api.errors import ApiError, error_responses
+from node.api.models import EventOut, EventsOut
 from node.api.security import Node, Viewer, authenticate
 from node.events import MAX_LIMIT, EventQuery, EventType
 
