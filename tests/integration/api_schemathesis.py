@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from node_harness import OWNER, OWNER_PASSWORD, NodeProcess, wait_until
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"
@@ -137,6 +138,62 @@ def run_schemathesis(
 
 
 # ---------------------------------------------------------------- the node's data
+
+CAMERAS = 3
+OTHER_LOOPBACK = "127.0.0.2"
+
+
+@dataclass(frozen=True)
+class PreparedSystem:
+    target: FuzzTarget
+    owner_token: str
+    viewer_token: str
+
+
+def prepare_system(node: NodeProcess, emulator: Any) -> PreparedSystem:
+    """Set up a system on the undefined `node`: the owner, a viewer, and a camera of
+    `emulator` per camera it serves, all recording before this returns."""
+    node.setup()
+    owner = node.login()
+    viewer = node.add_user(owner, "viewer1", "viewer")
+    with node.api(owner) as api:
+        for index in range(1, emulator.cameras + 1):
+            answer = api.post(
+                "/api/v1/cameras", json={"name": f"cam {index}", "rtsp_url": emulator.url(index)}
+            )
+            assert answer.status_code == 201, answer.text
+        wait_until(
+            lambda: all(
+                c["status"]["state"] == "recording" for c in api.get("/api/v1/cameras").json()
+            ),
+            60,
+            "every camera recording",
+        )
+    server_id = node.wait_healthy()["node_id"]
+    target = FuzzTarget(node.url, server_id, emulator.url(1), emulator.onvif_port)
+    return PreparedSystem(target, owner, viewer)
+
+
+def still_intact(
+    node: NodeProcess, server_id: str, before: dict[tuple[str, str], tuple[Any, ...]]
+) -> list[str]:
+    """What is wrong with the node after an owner's run (empty when nothing): it must
+    be alive and a member, answer health and login, and keep its system, its owner
+    and its own server record (cameras and other users may come and go)."""
+    problems = []
+    health = node.wait_healthy()
+    if health.get("state") != "member" or health.get("node_id") != server_id:
+        problems.append(f"health: {health}")
+    after = system_records(node.data_dir)
+    for key in (("system", "system"), ("user", OWNER)):
+        if after.get(key) != before.get(key):
+            problems.append(f"record {key} changed or is gone")
+    if after.get(("server", server_id)) is None:
+        problems.append("the node's own server record is gone")
+    answer = login_from(node.url, OWNER, OWNER_PASSWORD, OTHER_LOOPBACK)
+    if answer.status_code != 200:
+        problems.append(f"login: {answer.status_code} {answer.text}")
+    return problems
 
 
 def system_records(data_dir: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
