@@ -20,6 +20,7 @@ requests get 401 (or a 4xx for the two routes a join token opens), never a 500.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from api_schemathesis import (
     system_records,
 )
 from node_harness import NodeProcess
+from schemathesis_hooks import DETACH_PATH, EXAMPLE_CAMERA_HOST, keep_member, to_emulator
 
 node_factory = node_harness.node_factory  # fixtures
 member_node = node_harness.member_node
@@ -78,6 +80,39 @@ def test_schemathesis_as_viewer_then_owner(node_factory, emulator_factory, tmp_p
         assert all(run.cases_per_phase[p] > 0 for p in ("coverage", "fuzzing", "stateful")), (
             run.summary()
         )
+
+
+def _case(method: str, path: str, body: Any, **path_parameters: str) -> Any:
+    operation = SimpleNamespace(path=path)
+    return SimpleNamespace(
+        operation=operation, method=method, body=body, path_parameters=path_parameters
+    )
+
+
+def test_hooks_keep_the_node_a_member_and_cameras_on_loopback() -> None:
+    real = {"keep_cameras": True}
+    for body, sent in [
+        (real, {"keep_cameras": True, "dry_run": True}),
+        ({"keep_cameras": False, "dry_run": False}, {"keep_cameras": False, "dry_run": True}),
+        ({"keep_cameras": True, "dry_run": "no"}, {"keep_cameras": True, "dry_run": "no"}),
+        ([1], [1]),
+    ]:
+        case = _case("POST", DETACH_PATH, body, server_id="me")
+        keep_member(case, "me")
+        assert case.body == sent
+    other = _case("POST", DETACH_PATH, real, server_id="someone-else")
+    keep_member(other, "me")
+    assert other.body == real
+
+    rtsp = _case("POST", "/api/v1/cameras", {"name": "a", "rtsp_url": "rtsp://192.168.1.64/m"})
+    to_emulator(rtsp, "rtsp://127.0.0.1:1/cam1/main", 2)
+    assert rtsp.body == {"name": "a", "rtsp_url": "rtsp://127.0.0.1:1/cam1/main"}
+    onvif = _case("POST", "/api/v1/cameras", {"onvif": {"host": EXAMPLE_CAMERA_HOST, "port": 80}})
+    to_emulator(onvif, "rtsp://127.0.0.1:1/cam1/main", 2)
+    assert onvif.body == {"onvif": {"host": "127.0.0.1", "port": 2}}
+    elsewhere = _case("POST", "/api/v1/cameras", {"rtsp_url": "rtsp://10.1.1.1/m"})
+    to_emulator(elsewhere, "rtsp://127.0.0.1:1/cam1/main", 2)
+    assert elsewhere.body == {"rtsp_url": "rtsp://10.1.1.1/m"}
 
 
 # ------------------------------------------------- what Schemathesis does not send
