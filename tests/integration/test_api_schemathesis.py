@@ -123,7 +123,7 @@ def _operations(node: NodeProcess) -> list[tuple[str, str, dict[str, Any]]]:
     return [(m, p, op) for p, item in spec["paths"].items() for m, op in item.items()]
 
 
-def test_oversized_bodies_and_bad_authorization(member_node: NodeProcess) -> None:
+def test_oversized_bodies_bad_authorization_and_times(member_node: NodeProcess) -> None:
     token = member_node.login()
     server_id = member_node.wait_healthy()["node_id"]
     sent = 0
@@ -148,6 +148,15 @@ def test_oversized_bodies_and_bad_authorization(member_node: NodeProcess) -> Non
         )
         assert answer.status_code == 201, answer.text
         assert "hunter22" not in answer.text and "hunter22" not in api.get("/api/v1/cameras").text
+        # a time is an ISO 8601 date-time, not seconds since 1970 nor a date alone
+        # (pydantic reads both as times; Schemathesis found it)
+        recordings = f"/api/v1/cameras/{answer.json()['id']}/recordings"
+        for start in ("0.5", "1700000000", "2026-01-01"):
+            params = {"start": start, "end": "2026-02-01T00:00:00Z"}
+            refused = api.get(recordings, params=params)
+            assert refused.status_code == 422 and "ISO 8601" in refused.text, refused.text
+        params = {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00"}
+        assert api.get(recordings, params=params).json() == {"periods": []}
     assert sent >= 20
     for header in ("Bearer " + "A" * 10_000, "Basic abc", "Bearer", "bearer ck1.a.b", "\u00e9"):
         answer = httpx.get(
