@@ -199,26 +199,28 @@ def test_setup_validation_on_an_undefined_node(node_factory) -> None:
 # ------------------------------------------------------------ node-to-node routes
 
 
-def _flat(routes: list[Any]) -> list[Any]:
-    """Routes, with included routers opened (newer FastAPI keeps them nested)."""
-    flat = []
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        flat += _flat(included.routes) if included is not None else [route]
-    return flat
-
-
 def _hidden_routes() -> list[tuple[str, str, str | None]]:
-    """(method, path, role) of every HTTP route left out of the public document."""
+    """(method, path, role) of every HTTP route left out of the public document, from
+    every module of node.api that has a router (so routes added later are found)."""
+    import importlib
+    import pkgutil
+
+    from fastapi import APIRouter
     from fastapi.routing import APIRoute
 
-    from node.api import app as app_module
+    import node.api
+    from node.api.app import _required_role
 
-    app = app_module.create_app(None)  # type: ignore[arg-type]  # routes only, never started
+    routes: list[APIRoute] = []
+    for module_info in pkgutil.iter_modules(node.api.__path__):
+        module = importlib.import_module(f"node.api.{module_info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            routes += [r for r in router.routes if isinstance(r, APIRoute)]
     return [
-        (method, route.path, app_module._required_role(route))
-        for route in _flat(app.routes)
-        if isinstance(route, APIRoute) and not route.include_in_schema
+        (method, route.path, _required_role(route))
+        for route in routes
+        if not route.include_in_schema
         for method in sorted(route.methods)
     ]
 
