@@ -22,7 +22,8 @@ from node.api import (
     status_routes,
     system_routes,
 )
-from node.api.errors import install_error_handlers
+from node.api.errors import ERROR_MEANINGS, install_error_handlers
+from node.api.models import ErrorOut
 from node.app import NodeRuntime
 
 # routes anyone may call; every other route must depend on require(role)
@@ -122,10 +123,51 @@ def _mark_roles(app: FastAPI, routers: Sequence[APIRouter]) -> None:
                     operation["x-required-role"] = role
                     if role is not None:
                         operation["security"] = [{"bearer": []}]
+                    _declare_errors(operation, role)
+            _add_error_schemas(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+
+
+def _common_errors(operation: dict[str, Any], role: str | None) -> list[int]:
+    """The error statuses any route of this shape can answer, whatever it does."""
+    statuses = [413]  # BodyLimit, before routing
+    parameters = operation.get("parameters", [])
+    if "requestBody" in operation:
+        statuses += [400, 422]  # unreadable body; body that does not validate
+    if parameters:
+        statuses.append(422)
+    if any(p.get("in") == "path" for p in parameters):
+        statuses.append(404)  # a value naming nothing, or one with "/" that routes nowhere
+    if role is not None:
+        statuses += [401, 409]  # no/expired token; this server is undefined
+        if role != "viewer":
+            statuses.append(403)
+    return statuses
+
+
+def _declare_errors(operation: dict[str, Any], role: str | None) -> None:
+    """Every error status the route can answer, each with the JSON error body."""
+    responses = operation.setdefault("responses", {})
+    for status in sorted(set(_common_errors(operation, role))):
+        responses.setdefault(str(status), {"description": ERROR_MEANINGS[status]})
+    for status, response in responses.items():
+        if status.startswith(("4", "5")):
+            response["content"] = {"application/json": {"schema": ERROR_REF}}
+
+
+def _add_error_schemas(schema: dict[str, Any]) -> None:
+    error_schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(error_schema.pop("$defs", {}))
+    components["ErrorOut"] = error_schema
+    components.pop("HTTPValidationError", None)  # replaced by ErrorOut everywhere
+    components.pop("ValidationError", None)
 
 
 def create_app(node: NodeRuntime) -> FastAPI:

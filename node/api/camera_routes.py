@@ -13,8 +13,8 @@ import psutil
 from fastapi import APIRouter, Response
 
 from discovery.onvif_client import CameraAddError, fetch_stream_uri
-from node.api.errors import ApiError
-from node.api.models import CameraIn, CameraOut, CameraPatch, PriorityIn
+from node.api.errors import ApiError, error_responses
+from node.api.models import CameraIn, CameraOut, CameraPatch, DiscoveredCameraOut, PriorityIn
 from node.api.security import Admin, Node, Viewer
 from node.app import NodeRuntime
 from node.system import CameraInputError, public_camera, split_rtsp_url, validate_host
@@ -87,7 +87,11 @@ def discovered_json(camera: Any, known: set[tuple[str, int]]) -> dict[str, Any]:
     }
 
 
-@router.get("/cameras/discovered")
+@router.get(
+    "/cameras/discovered",
+    response_model=list[DiscoveredCameraOut],
+    responses=error_responses(503),
+)
 async def discovered_cameras(node: Node, _caller: Admin) -> list[dict[str, Any]]:
     """ONVIF cameras answering a WS-Discovery probe on this node's interfaces."""
     try:
@@ -111,7 +115,9 @@ async def discovered_cameras(node: Node, _caller: Admin) -> list[dict[str, Any]]
     return [discovered_json(camera, known) for camera in found]
 
 
-@router.post("/cameras", status_code=201, response_model=CameraOut)
+@router.post(
+    "/cameras", status_code=201, response_model=CameraOut, responses=error_responses(502, 504)
+)
 async def add_camera(body: CameraIn, node: Node, _caller: Admin) -> CameraOut:
     camera: dict[str, Any] = {
         "name": body.name,
@@ -153,7 +159,7 @@ async def add_camera(body: CameraIn, node: Node, _caller: Admin) -> CameraOut:
     return camera_out(node, stored)
 
 
-@router.put("/cameras/priority", response_model=list[CameraOut])
+@router.put("/cameras/priority", response_model=list[CameraOut], responses=error_responses(404))
 async def set_priority(body: PriorityIn, node: Node, _caller: Admin) -> list[CameraOut]:
     cameras = await node.write(node.state.set_priority, body.camera_ids, body.priority)
     return [camera_out(node, c) for c in cameras]

@@ -10,9 +10,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from node.api.models import ErrorOut
 from node.system import StateError
 
 log = logging.getLogger(__name__)
+
+# what each error status means on this API (the OpenAPI descriptions)
+ERROR_MEANINGS = {
+    400: "the body could not be read (not UTF-8 text)",
+    401: "no valid bearer token, or wrong credentials",
+    403: "the caller's role does not allow this",
+    404: "no such resource",
+    409: "conflicts with the current state (e.g. this server is undefined, a name exists)",
+    413: "request body larger than 1 MiB",
+    422: "the request is invalid: `detail` lists each field",
+    429: "too many failed attempts: wait `Retry-After` seconds",
+    502: "the camera or server at the given address answered wrongly or not at all",
+    503: "a local service this needs is not available",
+    504: "the camera or server at the given address did not answer in time",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error statuses, all with the JSON error body."""
+    return {
+        status: {"model": ErrorOut, "description": ERROR_MEANINGS[status]} for status in statuses
+    }
 
 
 class ApiError(Exception):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
-from node.api.errors import ApiError
-from node.api.models import EventOut, EventsOut, error_responses
+from node.api.errors import ApiError, error_responses
+from node.api.models import EventOut, EventsOut
+from node.api.query_range import IsoTime
 from node.api.security import Node, Viewer, authenticate
 from node.events import MAX_LIMIT, EventQuery, EventType
 
@@ -31,8 +31,8 @@ IdParam = Annotated[str | None, Query(min_length=1, max_length=128)]
 async def list_events(
     node: Node,
     _caller: Viewer,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     type: EventType | None = None,
     camera_id: IdParam = None,
     server_id: IdParam = None,

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from node.api.models import FailoverOut
 from node.api.security import Node, Viewer
 from node.system import Camera, Server
 
@@ -67,6 +68,6 @@ def failover_view(node: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/failover")
+@router.get("/failover", response_model=FailoverOut)
 async def get_failover(node: Node, _caller: Viewer) -> dict[str, Any]:
     return failover_view(node)

@@ -52,7 +52,7 @@ MAX_PIECE = timedelta(hours=24)
 async def _json(request: Request) -> Any:
     try:
         return json.loads(await request.body() or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         raise ApiError(422, "body is not JSON") from None
 
 
@@ -113,7 +113,7 @@ async def join(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         parsed = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(422, "body is not JSON") from None
     try:
         own = await accept_join(

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from node.system import MAX_CHANNELS, Priority
 
@@ -20,28 +29,36 @@ Name = Annotated[
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class ErrorOut(BaseModel):
-    """Every error answer: `{"error": reason}` (validation errors add `detail`)."""
-
-    error: str
-    detail: list[dict[str, str]] | None = None
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the error statuses a route may answer."""
-    return {status: {"model": ErrorOut, "description": "error"} for status in statuses}
-
-
 class _In(BaseModel):
+    """A request body: unknown fields are refused, and numbers are typed as sent
+    (StrictInt/StrictFloat: `false` or "5" is not a number)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class OwnerIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"username": "owner", "password": "correct horse battery"}]
+        },
+    )
+
     username: Username
     password: NewPassword
 
 
 class SetupIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "system_name": "Main site",
+                    "owner": {"username": "owner", "password": "correct horse battery"},
+                }
+            ]
+        },
+    )
+
     system_name: Name
     owner: OwnerIn
 
@@ -54,6 +71,12 @@ class SetupOut(BaseModel):
 
 
 class LoginIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"username": "alice", "password": "correct horse battery"}]
+        },
+    )
+
     username: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     password: Annotated[str, StringConstraints(max_length=1024)]
 
@@ -65,6 +88,14 @@ class LoginOut(BaseModel):
 
 
 class UserIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "alice", "password": "correct horse battery", "role": "viewer"}
+            ]
+        },
+    )
+
     username: Username
     password: NewPassword
     role: Literal["admin", "viewer"]
@@ -77,18 +108,38 @@ class UserOut(BaseModel):
 
 
 class FailoverIn(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"enabled": True, "max_cameras": 16}]}
+    )
+
     enabled: StrictBool
-    max_cameras: int = Field(ge=0, le=MAX_CHANNELS)
+    max_cameras: StrictInt = Field(ge=0, le=MAX_CHANNELS)
 
 
 class OnvifIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"host": "192.168.1.64", "port": 80, "username": "admin", "password": "secret"}
+            ]
+        },
+    )
+
     host: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253)]
-    port: int = Field(default=80, ge=1, le=65535)
+    port: StrictInt = Field(default=80, ge=1, le=65535)
     username: Annotated[str, StringConstraints(max_length=128)] | None = None
     password: Annotated[str, StringConstraints(max_length=256)] | None = None
 
 
 class CameraIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "Gate", "rtsp_url": "rtsp://192.168.1.64:554/main", "priority": "high"}
+            ]
+        },
+    )
+
     name: Name
     onvif: OnvifIn | None = None
     rtsp_url: (
@@ -107,6 +158,12 @@ class CameraIn(_In):
 
 
 class CameraPatch(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "Front gate", "priority": "low", "continuous_recording": False}]
+        },
+    )
+
     name: Name | None = None
     home_server_id: Id | None = None
     priority: Priority | None = None
@@ -114,6 +171,14 @@ class CameraPatch(_In):
 
 
 class PriorityIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"camera_ids": ["6f1c2a52-0d3b-4c57-9a43-1f0e8b7f2d10"], "priority": "high"}
+            ]
+        },
+    )
+
     camera_ids: list[Id] = Field(min_length=1, max_length=1000)
     priority: Priority
 
@@ -183,10 +248,29 @@ class PeriodsOut(BaseModel):
 
 
 class DiscoveredCameraOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    endpoint: str  # WS-Discovery endpoint reference, usually urn:uuid:...
+    name: str | None
+    hardware: str | None
+    location: str | None
+    xaddrs: list[str]  # ONVIF device service URLs
+    host: str | None
+    port: int | None
+    already_added: bool
 
 
 class AddServerIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "http://192.168.1.20:7480",
+                    "owner_username": "owner",
+                    "owner_password": "correct horse battery",
+                }
+            ]
+        },
+    )
+
     url: Annotated[
         str, StringConstraints(pattern=r"^https?://[^\s/]{1,253}(/.*)?$", max_length=300)
     ]
@@ -195,13 +279,19 @@ class AddServerIn(_In):
 
 
 class DetachIn(_In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"keep_cameras": True, "dry_run": True}]}
+    )
+
     keep_cameras: StrictBool
     dry_run: StrictBool = False
     confirm_token: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
 
 class JoinTokenIn(_In):
-    ttl_s: float = Field(default=3600.0, gt=0, le=30 * 86400)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ttl_s": 3600}]})
+
+    ttl_s: StrictFloat = Field(default=3600.0, gt=0, le=30 * 86400)
 
 
 class JoinTokenOut(BaseModel):
@@ -299,3 +389,105 @@ class StatusOut(BaseModel):
     gap_seconds_24h: float
     disk_days_left: float | None
     servers: list[ServerSummaryOut]
+
+
+# ------------------------------------------------------------------ answers
+
+
+class ValidationIssueOut(BaseModel):
+    loc: str  # where in the request, dotted: "body.owner.password", "query.start"
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a reason for people; `detail` lists each invalid field
+    (only when the request did not validate, 422)."""
+
+    error: str
+    detail: list[ValidationIssueOut] | None = None
+
+
+class HealthOut(BaseModel):
+    node_id: str
+    name: str
+    system_id: str | None
+    state: Literal["member", "undefined"]
+    version: str
+    join_error: str | None = None  # only when an automatic join was refused
+
+
+class SystemOut(BaseModel):
+    id: str | None
+    name: str | None
+    created_at: str | None
+
+
+class MeOut(BaseModel):
+    username: str
+    role: str
+
+
+class DiscoveredServerOut(BaseModel):
+    id: str
+    name: str
+    url: str
+    system_id: str | None = None  # only with ?all=true: the other system's id
+
+
+class DetachOut(BaseModel):
+    server_id: str
+    keep_cameras: bool
+    online: bool
+    last_server: bool
+    cameras: int
+    summary: str
+    warnings: list[str]
+    done: bool
+    # a dry run (202) only: the token that confirms it, usable from confirm_after
+    confirm_token: str | None = None
+    confirm_after: str | None = None
+    confirm_expires_at: str | None = None
+
+
+class MemberOut(BaseModel):
+    state: str
+    incarnation: int
+    address: str | None
+    seen_s_ago: float | None
+    load: dict[str, Any]
+    channels_used: int | None
+
+
+class MembershipOut(BaseModel):
+    node_id: str
+    members: dict[str, MemberOut]
+    gossip: dict[str, Any]
+    replication: dict[str, Any]
+
+
+class FailoverServerOut(BaseModel):
+    id: str
+    name: str
+    state: str
+    failover_enabled: bool
+    max_cameras: int
+    licensed_channels: int
+    planned_cameras: int
+
+
+class FailoverCameraOut(BaseModel):
+    id: str
+    name: str
+    home_server_id: str | None
+    priority: str
+    continuous_recording: bool
+    planned_server_id: str | None
+    unplaced_reason: str | None
+
+
+class FailoverOut(BaseModel):
+    servers: list[FailoverServerOut]
+    cameras: list[FailoverCameraOut]
+    handing_over: dict[str, Any]
+    failback_waiting: list[Any]

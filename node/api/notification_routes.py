@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from node.api.errors import ApiError
-from node.api.models import MqttIn, MqttOut, WebhookIn, WebhookOut, error_responses
+from node.api.errors import ApiError, error_responses
+from node.api.models import MqttIn, MqttOut, WebhookIn, WebhookOut
 from node.api.security import Admin, Node
 from node.app import NodeRuntime
 from node.events import EVENT_TYPES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 
 from node.api.errors import ApiError
 from node.api.models import PeriodOut, PeriodsOut
-from node.api.query_range import query_range
+from node.api.query_range import IsoTime, query_range
 from node.api.security import Node, Viewer
 from node.recordings import MergeError, export_merged, merged_periods
 from recorder import RecorderError
@@ -27,7 +27,7 @@ MAX_EXPORT = timedelta(hours=24)
     "/cameras/{camera_id}/recordings", response_model=PeriodsOut, response_model_exclude_none=True
 )
 async def recordings(
-    camera_id: str, start: datetime, end: datetime, node: Node, _caller: Viewer
+    camera_id: str, start: IsoTime, end: IsoTime, node: Node, _caller: Viewer
 ) -> PeriodsOut:
     start, end = query_range(start, end)
     if node.state.camera(camera_id) is None:
@@ -49,7 +49,7 @@ async def recordings(
     responses={200: {"content": {"video/mp4": {}}, "description": "the range as one MP4"}},
 )
 async def export(
-    camera_id: str, start: datetime, end: datetime, node: Node, _caller: Viewer
+    camera_id: str, start: IsoTime, end: IsoTime, node: Node, _caller: Viewer
 ) -> FileResponse:
     start, end = query_range(start, end)
     if end - start > MAX_EXPORT:

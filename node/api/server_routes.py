@@ -11,13 +11,16 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from node.api.errors import ApiError
+from node.api.errors import ApiError, error_responses
 from node.api.models import (
     AddServerIn,
     DetachIn,
+    DetachOut,
+    DiscoveredServerOut,
     FailoverIn,
     JoinTokenIn,
     JoinTokenOut,
+    MembershipOut,
     ServerOut,
 )
 from node.api.security import Admin, Node, Owner, Viewer
@@ -83,7 +86,11 @@ async def list_servers(node: Node, _caller: Viewer) -> list[ServerOut]:
     return [server_out(node, s) for s in node.state.servers()]
 
 
-@router.get("/servers/discovered")
+@router.get(
+    "/servers/discovered",
+    response_model=list[DiscoveredServerOut],
+    response_model_exclude_unset=True,
+)
 async def discovered_servers(
     node: Node, _caller: Viewer, all: bool = False
 ) -> list[dict[str, Any]]:
@@ -92,7 +99,12 @@ async def discovered_servers(
     return node.discovered(other_systems=all)
 
 
-@router.post("/servers", status_code=201, response_model=ServerOut)
+@router.post(
+    "/servers",
+    status_code=201,
+    response_model=ServerOut,
+    responses=error_responses(429, 502, 504),
+)
 async def add_undefined_server(body: AddServerIn, node: Node, _caller: Admin) -> ServerOut:
     """Add the undefined server at `url`; needs the system owner's user name and
     password. Wrong credentials: 401/403, another system's server: 409, unreachable:
@@ -132,7 +144,15 @@ async def set_failover(server_id: str, body: FailoverIn, node: Node, _caller: Ad
     return server_out(node, server)
 
 
-@router.post("/servers/{server_id}/detach", status_code=200)
+@router.post(
+    "/servers/{server_id}/detach",
+    status_code=200,
+    response_model=DetachOut,
+    response_model_exclude_none=True,
+    responses={
+        202: {"model": DetachOut, "description": "dry run: what would happen, and a token"},
+    },
+)
 async def detach_server(
     server_id: str, body: DetachIn, node: Node, _caller: Owner, response: Response
 ) -> dict[str, Any]:
@@ -209,7 +229,7 @@ async def _tell_detached(node: NodeRuntime, server_id: str) -> bool:
     return answer.status_code == 200
 
 
-@router.get("/system/membership", tags=["system"])
+@router.get("/system/membership", response_model=MembershipOut, tags=["system"])
 async def membership(node: Node, _caller: Admin) -> dict[str, Any]:
     """The gossip view of this node (every member with state, incarnation, address,
     load) and counters: datagrams sent/received, rejections per reason (bad_mac,

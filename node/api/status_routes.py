@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from node.api.errors import ApiError
-from node.api.models import ServerSummaryOut, StatusOut, UnrecordedOut, error_responses
+from node.api.errors import ApiError, error_responses
+from node.api.models import ServerSummaryOut, StatusOut, UnrecordedOut
 from node.api.security import Node, Viewer, bearer_token, get_node
 from node.events import EventQuery, EventType
 from node.metrics import CONTENT_TYPE

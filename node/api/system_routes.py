@@ -7,30 +7,46 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from node.api.errors import ApiError
-from node.api.models import LoginIn, LoginOut, SetupIn, SetupOut, UserIn, UserOut
+from node.api.errors import ApiError, error_responses
+from node.api.models import (
+    HealthOut,
+    LoginIn,
+    LoginOut,
+    MeOut,
+    SetupIn,
+    SetupOut,
+    SystemOut,
+    UserIn,
+    UserOut,
+)
 from node.api.security import Admin, Node, Viewer
 from node.security import Role, hash_password, verify_password
 
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get("/health", tags=["system"])
-async def health(node: Node) -> dict[str, object]:
+@router.get("/health", response_model=HealthOut, response_model_exclude_unset=True, tags=["system"])
+async def health(node: Node) -> HealthOut:
     system = node.state.system()
-    answer: dict[str, object] = {
-        "node_id": node.node_id,
-        "name": node.config.name,
-        "system_id": None if system is None else system["id"],
-        "state": "member" if node.state.is_member() else "undefined",
-        "version": node.version,
-    }
+    answer = HealthOut(
+        node_id=node.node_id,
+        name=node.config.name,
+        system_id=None if system is None else system["id"],
+        state="member" if node.state.is_member() else "undefined",
+        version=node.version,
+    )
     if node.join_error is not None:  # an auto-join was refused: say why
-        answer["join_error"] = node.join_error
+        answer.join_error = node.join_error
     return answer
 
 
-@router.post("/system/setup", status_code=201, response_model=SetupOut, tags=["system"])
+@router.post(
+    "/system/setup",
+    status_code=201,
+    response_model=SetupOut,
+    responses=error_responses(409),
+    tags=["system"],
+)
 async def setup(body: SetupIn, node: Node) -> SetupOut:
     """Create a system on this undefined server, with its owner account."""
     async with node.join_lock:  # a setup and a join never overlap
@@ -53,17 +69,20 @@ async def setup(body: SetupIn, node: Node) -> SetupOut:
     )
 
 
-@router.get("/system", tags=["system"])
-async def system_info(node: Node, _caller: Viewer) -> dict[str, object]:
+@router.get("/system", response_model=SystemOut, tags=["system"])
+async def system_info(node: Node, _caller: Viewer) -> SystemOut:
     system = node.state.system() or {}
-    return {
-        "id": system.get("id"),
-        "name": system.get("name"),
-        "created_at": system.get("created_at"),
-    }
+    return SystemOut(
+        id=system.get("id"), name=system.get("name"), created_at=system.get("created_at")
+    )
 
 
-@router.post("/auth/login", response_model=LoginOut, tags=["auth"])
+@router.post(
+    "/auth/login",
+    response_model=LoginOut,
+    responses=error_responses(401, 409, 429),
+    tags=["auth"],
+)
 async def login(body: LoginIn, request: Request, response: Response, node: Node) -> LoginOut:
     if not node.state.is_member():
         raise ApiError(
@@ -95,9 +114,9 @@ async def login(body: LoginIn, request: Request, response: Response, node: Node)
     )
 
 
-@router.get("/auth/me", tags=["auth"])
-async def me(caller: Viewer) -> dict[str, str]:
-    return {"username": caller.username, "role": caller.role.value}
+@router.get("/auth/me", response_model=MeOut, tags=["auth"])
+async def me(caller: Viewer) -> MeOut:
+    return MeOut(username=caller.username, role=caller.role.value)
 
 
 @router.get("/users", response_model=list[UserOut], tags=["users"])
