@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     http_received = own_changes * peers * (delta + HTTP_OVERHEAD_BYTES)  # every peer alike
     periodic_full = peers * (full + HTTP_OVERHEAD_BYTES) / 2.0  # the rejected design: every 2 s
     body = (
+        f"{SECTION}\n\n"
         f"{args.nodes} nodes x {CAMERAS} cameras; gossip simulated for {args.observe:g} s "
         f"from {args.settle:g} s after the system converged (default MembershipConfig, no "
         "loss; the row 'just converged' starts at once, while the joins are still being "
