@@ -38,7 +38,7 @@ class MembershipConfig:
     gossip_interval_s: float = 0.1  # pending updates pushed this often...
     gossip_fanout: int = 3  # ...to this many random live peers
     retransmit_mult: int = 4  # each update sent retransmit_mult * ceil(log10(n + 1)) times
-    sync_interval_s: float = 2.0  # full-state exchange with one random live peer
+    sync_interval_s: float = 2.0  # table digest (whole tables if they differ) with one peer
     reconnect_interval_s: float = 1.0  # try one dead member or seed address this often
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     loads_per_message: int = 4  # other members' loads carried per message (own always)

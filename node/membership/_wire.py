@@ -10,6 +10,7 @@ Parsing raises `WireError` (a ValueError); membership drops the entry or the mes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from typing import Any
 from node.membership._types import LoadReport, MemberState
 
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_DIGEST = re.compile(r"[0-9a-f]{16}")
 MAX_ADDRESS_LEN = 100
 MAX_U63 = 2**63 - 1
 MAX_EXTRA_KEYS = 8
@@ -164,6 +166,13 @@ def validate_load(load: LoadReport) -> LoadReport:
     return load
 
 
+def table_digest(entries: list[Entry]) -> str:
+    """A short hash of a member table (who, which run and incarnation, what state, where),
+    the same on two nodes that agree on every member whatever the order."""
+    rows = sorted(f"{e.node_id} {e.epoch} {e.incarnation} {e.state} {e.address}" for e in entries)
+    return hashlib.blake2b("\n".join(rows).encode(), digest_size=8).hexdigest()
+
+
 def size_of(obj: Any) -> int:
     """Bytes `obj` takes in a payload list (JSON plus the separating comma)."""
     return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()) + 1
@@ -195,7 +204,7 @@ class ParsedPayload:
     me: Entry  # the sender's own entry (alive or left)
     updates: list[Entry]  # piggybacked ("u") and full-state ("m") entries
     loads: list[LoadEntry]
-    body: dict[str, Any]  # type-specific fields: t, k, ta (ping, ping_req, ack), r (sync)
+    body: dict[str, Any]  # type-specific fields: t, k, ta (ping, ping_req, ack), r, h (sync)
     bad_entries: int  # malformed entries skipped (the rest of the message is used)
 
 
@@ -216,6 +225,8 @@ def parse_payload(msg_type: str, sender: str, payload: Any) -> ParsedPayload:
         body["k"] = uint(payload.get("k"), "seq")
     elif msg_type == "sync":
         body["r"] = payload.get("r", False) is True
+        digest = payload.get("h")
+        body["h"] = digest if isinstance(digest, str) and _DIGEST.fullmatch(digest) else None
     elif msg_type != "gossip":
         raise WireError(f"unknown message type {msg_type!r}")
     updates: list[Entry] = []

@@ -38,12 +38,14 @@ class Delivery:
 
 class WebhookReceiver:
     """Accepts POSTs on http://host:port/hook; keeps every delivery (with whether its
-    signature checked out). Can be stopped and started again on the same port."""
+    signature checked out). Can be stopped and started again on the same port;
+    `delay_s` makes it a slow receiver (each answer waits that long)."""
 
     def __init__(self, host: str, secret: str, port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.secret = secret
+        self.delay_s = 0.0
         self.received: list[Delivery] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -69,6 +71,7 @@ class WebhookReceiver:
                     receiver.received.append(
                         Delivery(json.loads(body), self.headers.get(EVENT_ID_HEADER, ""), signed)
                     )
+                time.sleep(receiver.delay_s)
                 self.send_response(200 if signed else 401)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

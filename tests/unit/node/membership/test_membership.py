@@ -307,6 +307,44 @@ def test_sync_reply_carries_full_state_in_several_datagrams() -> None:
     assert seen == {"me", "asker"} | {f"peer{i:03d}" for i in range(60)}
 
 
+def periodic_sync(m: Membership) -> Outgoing:
+    t, out = 0.0, []
+    while not any(o.message.type == "sync" for o in out):
+        t += 0.1
+        out = m.on_tick(t)
+    return next(o for o in out if o.message.type == "sync")
+
+
+def test_periodic_sync_sends_only_a_digest_of_the_table() -> None:
+    m = joined(node(), *[f"peer{i:03d}" for i in range(60)])
+    sync = periodic_sync(m)
+    payload = sync.message.payload
+    assert payload["r"] is True and len(payload["h"]) == 16
+    assert "m" not in payload and "l" not in payload  # one small datagram
+
+
+def test_digest_sync_answered_only_when_tables_differ() -> None:
+    peers = [f"peer{i:03d}" for i in range(20)]
+    a, b = joined(node("a"), "b", *peers), joined(node("b"), "a", *peers)
+    request = periodic_sync(a).message
+    assert b.on_message(request, 1.0) == []  # same table: nothing to heal
+    b.on_message(msg("peer000", "gossip", u=[entry("peer001", 0, "s", f="peer000")]), 1.0)
+    answer = b.on_message(request, 1.0)
+    assert answer and {o.message.type for o in answer} == {"sync"}
+    assert answer[0].message.payload["r"] is True  # the asker sends its table back
+    assert "peer001" in {e["n"] for o in answer for e in o.message.payload["m"]}
+    back = a.on_message(answer[0].message, 1.0)
+    assert next(o.message.payload["r"] for o in back if o.message.type == "sync") is False
+
+
+def test_malformed_sync_digest_is_treated_as_a_whole_table_request() -> None:
+    m = joined(node(), "asker", "other")
+    for bad in ("ZZ", 7, "0" * 17):
+        out = m.on_message(msg("asker", "sync", r=True, h=bad), 1.0)
+        assert [o.message.payload["r"] for o in out] == [False]
+        assert {e["n"] for e in out[0].message.payload["m"]} == {"me", "asker", "other"}
+
+
 def test_every_message_fits_one_datagram_with_many_members_and_loads() -> None:
     codec = GossipCodec("sys", "me", b"k" * 32)
     m = node()
