@@ -43,7 +43,7 @@ api.onConnectionOk = () => connection.markOk();
 let booting = true; // a stored token that no longer works just leads to the start page
 api.onUnauthorized = (reason, systemGone) => {
   if (booting) return;
-  if (systemGone) forcedLogout();
+  if (systemGone) serverLeft();
   else backToLogin('Your session has ended: log in again.');
 };
 connection.otherServers = () => knownServers;
@@ -69,6 +69,7 @@ function unmountScreen() {
 
 function stopSession() {
   unmountScreen();
+  closeModal();
   if (events) events.stop();
   events = null;
   clearTimeout(expiryTimer);
@@ -124,6 +125,28 @@ function forcedLogout() {
   });
 }
 
+/**
+ * This server answers that it no longer belongs to a system. When the whole system
+ * ended, the "logout" event says so (it comes before the server leaves); otherwise
+ * only this server was detached: the user logs in on another one.
+ */
+function serverLeft() {
+  setTimeout(() => {
+    if (forcedOut || !session) return;
+    stopSession();
+    start().finally(() => {
+      openModal('This server left its system', (close) =>
+        h(
+          'div',
+          {},
+          h('p', {}, 'This server was detached from its system: open another server of the system to continue.'),
+          h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => close() }, 'OK')),
+        ),
+      );
+    });
+  }, 800);
+}
+
 /** Logged in: {token, username, role, expiresAt}. */
 function begin(newSession) {
   session = newSession;
@@ -138,7 +161,8 @@ function begin(newSession) {
     if (event.type === 'logout') forcedLogout();
   });
   events.onRefused = (reason) => {
-    if (/removed|no longer/.test(reason)) forcedLogout();
+    if (/system was removed/.test(reason)) forcedLogout();
+    else if (/undefined/.test(reason)) serverLeft();
     else backToLogin('Your session has ended: log in again.');
   };
   events.onDown = () => connection.markLost();

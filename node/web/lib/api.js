@@ -57,7 +57,9 @@ export class Api {
     } catch {
       // not JSON: keep the status line
     }
-    if (answer.status === 401 && this.token) {
+    // a refused token says "WWW-Authenticate: Bearer"; other 401s (a wrong owner
+    // password in a form) are about what was typed, not the session
+    if (answer.status === 401 && this.token && answer.headers.has('www-authenticate')) {
       this.onUnauthorized(reason, reason.includes(SYSTEM_GONE));
     }
     throw new ApiError(answer.status, reason, detail);
@@ -86,7 +88,8 @@ export class Api {
 
 /**
  * Which field an API error is about: the API names it either as a validation
- * location ("body.owner.password") or as the reason's prefix ("max_cameras: ...").
+ * location ("body.owner.password") or as the reason's first word ("max_cameras: ...",
+ * "rtsp_url must ...").
  * `fields` maps names as the API spells them to anything (inputs); returns the
  * matching key or null (the error then belongs to the whole form).
  */
@@ -99,7 +102,7 @@ export function fieldOfError(error, fields) {
   const reason = String(error.reason || error.message || '');
   const prefix = reason.replace(/^invalid request: (body\.)?/, '');
   for (const name of names) {
-    if (prefix.startsWith(`${name}:`) || prefix.startsWith(`${name}/`)) return name;
+    if ([':', '/', ' '].some((after) => prefix.startsWith(`${name}${after}`))) return name;
   }
   return null;
 }
