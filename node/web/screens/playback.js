@@ -23,7 +23,7 @@ export function mount(ctx, container) {
 
   const camera = field('Camera', { id: 'playback-camera' }, { tag: 'select', options: [] });
   const zoomButtons = ZOOMS.map((z, i) =>
-    h('button', { type: 'button', 'aria-pressed': String(i === zoom), onclick: () => setZoom(i, (viewStart + viewEnd) / 2) }, z.label),
+    h('button', { type: 'button', 'aria-pressed': String(i === zoom), onclick: () => setZoom(i, zoomCentre()) }, z.label),
   );
   const earlier = h('button', { type: 'button', 'aria-label': 'Earlier', onclick: () => pan(-0.5) }, '◀');
   const later = h('button', { type: 'button', 'aria-label': 'Later', onclick: () => pan(0.5) }, '▶');
@@ -68,6 +68,13 @@ export function mount(ctx, container) {
   );
 
   const cameraId = () => camera.input.value;
+  const followingNow = () => viewEnd >= Date.now() - (viewEnd - viewStart) * 0.1;
+
+  /** Zoom around the playhead when it is in view; a view that shows "now" keeps it. */
+  function zoomCentre() {
+    if (playhead !== null && playhead >= viewStart && playhead <= viewEnd) return playhead;
+    return followingNow() ? Date.now() : (viewStart + viewEnd) / 2;
+  }
 
   function setZoom(index, centre) {
     zoom = index;
@@ -266,7 +273,7 @@ export function mount(ctx, container) {
     loadPeriods();
   })();
   const timer = setInterval(() => {
-    if (viewEnd >= Date.now() - ZOOMS[zoom].ms * 0.1) {
+    if (followingNow()) {
       // following "now": slide the view and fetch the new end
       [viewStart, viewEnd] = viewAround(Date.now(), ZOOMS[zoom].ms, Date.now());
       loadPeriods();
