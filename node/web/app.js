@@ -107,21 +107,20 @@ function forcedLogout() {
   if (forcedOut) return;
   forcedOut = true;
   stopSession();
-  start().finally(() => {
-    openModal(
-      'Logged out',
-      (close) =>
-        h(
-          'div',
-          {},
-          h('p', { id: 'forced-logout-text' }, LAST_SERVER_MESSAGE),
-          h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => close() }, 'OK')),
-        ),
-      { dismissable: false, id: 'forced-logout' },
-    ).then(() => {
-      forcedOut = false;
-      start();
-    });
+  clear(main).append(h('p', { class: 'muted' }, 'Logged out.'));
+  openModal(
+    'Logged out',
+    (close) =>
+      h(
+        'div',
+        {},
+        h('p', { id: 'forced-logout-text' }, LAST_SERVER_MESSAGE),
+        h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => close() }, 'OK')),
+      ),
+    { dismissable: false, id: 'forced-logout' },
+  ).then(() => {
+    forcedOut = false;
+    start(); // the server is undefined now: the set-up page
   });
 }
 
