@@ -37,7 +37,7 @@ integration_fixtures = importlib.util.module_from_spec(_spec)
 sys.modules["integration_fixtures"] = integration_fixtures  # dataclasses look it up
 _spec.loader.exec_module(integration_fixtures)
 
-ODD_NAME = 'Gate <b>"1"</b> & \'yard\' 📷'
+ODD_NAME = "Gate <b>\"1\"</b> & 'yard' 📷"
 VIEWER, VIEWER_PASSWORD = "guard", "guard-password-1"
 TIMEOUT_MS = 30_000
 
@@ -104,9 +104,7 @@ def new_page(browser: Any, url: str, **options: Any) -> Any:
 def field_error(scope: Any, label: str) -> Any:
     """The error slot under the field labelled `label` inside `scope`."""
     page = getattr(scope, "page", scope)
-    return scope.locator(".field", has=page.get_by_label(label, exact=True)).locator(
-        ".field-error"
-    )
+    return scope.locator(".field", has=page.get_by_label(label, exact=True)).locator(".field-error")
 
 
 def log_in(page: Any, user: str = OWNER, password: str = OWNER_PASSWORD) -> None:
@@ -251,8 +249,10 @@ def test_failover_settings_and_priorities_by_multiselect(owner_page: Any, site: 
     page.get_by_label("Priority of the selected cameras").select_option("high")
     page.get_by_role("button", name="Set priority").click()
     wait_until(
-        lambda: table.locator("tbody tr", has_text="Camera 3").locator(".priority").inner_text()
-        == "High",
+        lambda: (
+            table.locator("tbody tr", has_text="Camera 3").locator(".priority").inner_text()
+            == "High"
+        ),
         20,
         "Camera 3 shown with priority High",
     )
