@@ -118,12 +118,12 @@ def grid_bench(browser, url: str, password: str) -> dict[str, object]:  # type: 
         page.add_init_script("localStorage.setItem('camkeep.live.layout', '16')")
         started = log_in(page, url, password)
         page.wait_for_function(
-            "document.querySelectorAll('.tile[data-state]').length >= 16", timeout=30_000
+            "() => document.querySelectorAll('.tile[data-state]').length >= 16", timeout=30_000
         )
         states.append(time.perf_counter() - started)
         if page.locator("video").count():
             page.wait_for_function(
-                "[...document.querySelectorAll('.tile video')].some(v => v.videoWidth > 0)",
+                "() => [...document.querySelectorAll('.tile video')].some(v => v.videoWidth > 0)",
                 timeout=30_000,
             )
             frames.append(time.perf_counter() - started)
@@ -136,7 +136,7 @@ def soak(browser, url: str, password: str, minutes: float) -> list[tuple[float, 
     page = context.new_page()
     page.add_init_script("localStorage.setItem('camkeep.live.layout', '16')")
     log_in(page, url, password)
-    page.wait_for_function("document.querySelectorAll('.tile[data-state]').length >= 16")
+    page.wait_for_function("() => document.querySelectorAll('.tile[data-state]').length >= 16")
     cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
     node = psutil.Process(node_pid(int(url.rsplit(":", 1)[1])))
@@ -145,7 +145,7 @@ def soak(browser, url: str, password: str, minutes: float) -> list[tuple[float, 
     started = time.monotonic()
     while True:
         time.sleep(30)
-        page.evaluate("window.gc && window.gc()")
+        page.evaluate("() => window.gc && window.gc()")
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         elapsed = time.monotonic() - started
         samples.append((elapsed, metrics["JSHeapUsedSize"] / 2**20, node.cpu_percent()))
@@ -211,7 +211,7 @@ def render_bench(browser, base: Path) -> dict[str, list[float]]:  # type: ignore
         times: dict[str, list[float]] = {"cameras": [], "failover": []}
         for _ in range(RENDERS):
             for screen, rows in (("cameras", "#cameras-table"), ("failover", "#failover-cameras")):
-                page.evaluate("location.hash = '#/users'")
+                page.evaluate("() => { location.hash = '#/users'; }")
                 page.locator("#users-table").wait_for()
                 elapsed = page.evaluate(
                     """([screen, rows, count]) => new Promise((resolve) => {
