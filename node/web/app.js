@@ -49,7 +49,9 @@ api.onUnauthorized = (reason, systemGone) => {
 connection.otherServers = () => knownServers;
 connection.session = () => session;
 connection.onRestored = () => {
-  if (session) route(); // redraw the screen with fresh data
+  // the screens poll and the event stream reconnects by itself: nothing to redraw
+  // (a redraw would close a dialog the user is typing in)
+  if (session) refreshServers();
 };
 document.getElementById('logout').addEventListener('click', () => backToLogin('You are logged out.'));
 window.addEventListener('hashchange', () => {
