@@ -21,6 +21,7 @@ from node.api import (
     server_routes,
     status_routes,
     system_routes,
+    web_routes,
 )
 from node.api.errors import ERROR_MEANINGS, install_error_handlers
 from node.api.models import ErrorOut
@@ -28,7 +29,13 @@ from node.app import NodeRuntime
 
 # routes anyone may call; every other route must depend on require(role)
 # (/metrics checks its own optional token: [metrics] token in the configuration)
-PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login", "/metrics"}
+PUBLIC_ROUTES = {
+    "/api/v1/health",
+    "/api/v1/system/setup",
+    "/api/v1/system/discovered",
+    "/api/v1/auth/login",
+    "/metrics",
+}
 # not in the OpenAPI document: an undefined node accepts a join (trust model in
 # node/system/_join.py); a join request carries a join token signed with the secret
 TOKEN_ROUTES = {"/api/v1/internal/join", "/api/v1/system/join-requests"}
@@ -206,6 +213,7 @@ def create_app(node: NodeRuntime) -> FastAPI:
     for router in routers:
         app.include_router(router)
     _mark_roles(app, routers)
+    app.include_router(web_routes.router)  # the web client's static files: public
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestCounter, metrics=node.metrics)
     return app

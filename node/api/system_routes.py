@@ -69,6 +69,21 @@ async def setup(body: SetupIn, node: Node) -> SetupOut:
     )
 
 
+@router.get("/system/discovered", tags=["system"])
+async def discovered_systems(node: Node) -> list[dict[str, object]]:
+    """While this server is undefined: the systems seen on the network that could add
+    it, each with its servers (`[{"system_id", "servers": [{"id", "name", "url"}]}]`),
+    for the set-up page. A member answers 409 (its servers list is
+    `GET /api/v1/servers`)."""
+    if node.state.is_member():
+        raise ApiError(409, "this server already belongs to a system")
+    systems: dict[str, list[dict[str, object]]] = {}
+    for server in node.discovered(other_systems=True):
+        entry = {k: server[k] for k in ("id", "name", "url")}
+        systems.setdefault(str(server["system_id"]), []).append(entry)
+    return [{"system_id": sid, "servers": servers} for sid, servers in sorted(systems.items())]
+
+
 @router.get("/system", response_model=SystemOut, tags=["system"])
 async def system_info(node: Node, _caller: Viewer) -> SystemOut:
     system = node.state.system() or {}

@@ -1,7 +1,7 @@
 """`camkeep demo`: emulated cameras and a system of three recording nodes on loopback,
 set up, cameras spread over the nodes, failover on everywhere, until Ctrl-C.
 
-It prints the API URL, the owner's login and how to stop one node to watch its
+It prints the web address, the API URL, the owner's login and how to stop one node to watch its
 cameras move to the others and come back when it is started again. Every process it
 starts is stopped when it ends: on Ctrl-C/SIGINT (its handler is installed explicitly,
 since `nohup`, `&` in a script and some CI runners start programs with SIGINT
@@ -331,6 +331,7 @@ def _banner(
     lines = [
         "",
         "camkeep demo is running",
+        f"  web:        {url}/   (every node serves it; log in as the owner below)",
         f"  API:        {url}/api/v1   (OpenAPI: {url}/docs)",
         f"  nodes:      {', '.join(f'{c.label} {u}' for c, u in zip(nodes, urls, strict=True))}",
         f"  owner:      {args.owner} / {password}",

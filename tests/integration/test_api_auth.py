@@ -14,6 +14,7 @@ node_factory = node_harness.node_factory  # fixture
 PUBLIC = {
     ("get", "/api/v1/health"),
     ("post", "/api/v1/system/setup"),
+    ("get", "/api/v1/system/discovered"),
     ("post", "/api/v1/auth/login"),
 }
 RANK = {"viewer": 0, "admin": 1, "owner": 2}

@@ -50,6 +50,10 @@ def test_demo_three_nodes_failover_and_stop_everything() -> None:
         assert any("stop node3" in line for line in lines)  # says how to see failover
         login = next(line for line in lines if line.strip().startswith("owner:"))
         user, password = re.match(r"\s*owner:\s+(\S+) / (\S+)", login).groups()  # type: ignore[union-attr]
+        web = next(line for line in lines if line.strip().startswith("web:"))
+        assert web.split()[1] == f"{node1}/"
+        page = httpx.get(f"{node1}/")
+        assert page.status_code == 200 and "/web/app.js" in page.text  # the web client
         token = httpx.post(
             f"{node1}/api/v1/auth/login", json={"username": user, "password": password}
         ).json()["token"]

@@ -11,6 +11,7 @@ node_factory = node_harness.node_factory  # fixture
 PUBLIC = {
     ("get", "/api/v1/health"),
     ("post", "/api/v1/system/setup"),
+    ("get", "/api/v1/system/discovered"),
     ("post", "/api/v1/auth/login"),
 }
 

@@ -1,0 +1,409 @@
+"""The web client in Chromium against three real nodes and emulated cameras:
+set-up page → add servers from the discovered list (a wrong owner password shows
+the reason) → cameras (a name with markup characters shown as typed) → failover
+settings and priorities by multi-select → a viewer sees Live and Playback only →
+kill a node: the grid shows its camera on a backup without a reload, and a client
+on the dead node moves to another node → play back across the seam and export →
+detach with the 5-second confirm → detach the last server: two open clients show
+the log-out text exactly.
+
+The tests run in order and share the nodes (starting them is the slow part).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from node_harness import OWNER, OWNER_PASSWORD, NodeProcess, make_node, wait_until
+
+from node.system import LAST_SERVER_MESSAGE
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = sync_api.expect
+pytestmark = pytest.mark.slow
+INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
+_spec = importlib.util.spec_from_file_location("integration_fixtures", INTEGRATION / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+integration_fixtures = importlib.util.module_from_spec(_spec)
+sys.modules["integration_fixtures"] = integration_fixtures  # dataclasses look it up
+_spec.loader.exec_module(integration_fixtures)
+
+ODD_NAME = "Gate <b>\"1\"</b> & 'yard' 📷"
+VIEWER, VIEWER_PASSWORD = "guard", "guard-password-1"
+TIMEOUT_MS = 30_000
+
+
+@dataclass
+class Site:
+    nodes: list[NodeProcess]
+    emulator: Any
+    shots: Path
+    ids: dict[str, str] = field(default_factory=dict)  # node name -> server id
+    cameras: dict[str, str] = field(default_factory=dict)  # camera name -> id
+
+    @property
+    def a(self) -> NodeProcess:
+        return self.nodes[0]
+
+    def token(self, node: NodeProcess | None = None) -> str:
+        return (node or self.a).login()
+
+    def api(self, node: NodeProcess | None = None) -> httpx.Client:
+        return (node or self.a).api(self.token(node))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, screenshots: Path) -> Iterator[Site]:
+    base = tmp_path_factory.mktemp("web-nodes")
+    cache = tmp_path_factory.mktemp("web-emulator-cache")
+    emulator = integration_fixtures.start_emulator_process(cache, cameras=3)
+    nodes: list[NodeProcess] = []
+    try:
+        others = [make_node(base, name=name) for name in ("web-b", "web-c")]
+        # web-a finds the others as static peers (mDNS on loopback is not guaranteed)
+        peers = [arg for other in others for arg in ("--peer", other.url)]
+        first = make_node(base, name="web-a", args=peers)
+        nodes = [first, *others]
+        for node in nodes:
+            node.start(wait=False)
+        for node in nodes:
+            node.wait_healthy()
+        yield Site(nodes, emulator, screenshots)
+    finally:
+        for node in nodes:
+            node.stop()
+            print(f"----- node {node.name} log:\n{node.logs(80)}")
+        emulator.stop()
+
+
+def shot(page: Any, site: Site, name: str) -> None:
+    path = site.shots / f"{name}.png"
+    page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+
+
+def new_page(browser: Any, url: str, **options: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, **options)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors  # type: ignore[attr-defined]
+    page.goto(url)
+    return page
+
+
+def field_error(scope: Any, label: str) -> Any:
+    """The error slot under the field labelled `label` inside `scope`."""
+    page = getattr(scope, "page", scope)
+    return scope.locator(".field", has=page.get_by_label(label, exact=True)).locator(".field-error")
+
+
+def log_in(page: Any, user: str = OWNER, password: str = OWNER_PASSWORD) -> None:
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#nav").wait_for()
+
+
+@pytest.fixture(scope="module")
+def owner_page(browser: Any, site: Site) -> Iterator[Any]:
+    page = new_page(browser, site.a.url + "/")
+    yield page
+    assert page.errors == [], page.errors
+    page.context.close()
+
+
+def test_served_with_strict_headers(site: Site) -> None:
+    answer = httpx.get(site.a.url + "/")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    module = httpx.get(site.a.url + "/web/app.js")
+    assert module.headers["content-type"].startswith("text/javascript")
+    again = httpx.get(site.a.url + "/web/app.js", headers={"If-None-Match": module.headers["etag"]})
+    assert again.status_code == 304
+    for bad in ("/web/../api/app.py", "/web/%2e%2e/api/app.py", "/web/nothing.js", "/web/"):
+        assert httpx.get(site.a.url + bad).status_code == 404, bad
+
+
+def test_setup_page_on_a_fresh_node(owner_page: Any, site: Site) -> None:
+    page = owner_page
+    page.get_by_role("heading", name="Set up a new system").wait_for()
+    page.get_by_label("System name").fill("Warehouse")
+    page.get_by_label("Owner user name").fill(OWNER)
+    page.get_by_label("Owner password (at least 8 characters)").fill("short")
+    page.get_by_label("Repeat the password").fill("short")
+    shot(page, site, "01-setup")
+    page.get_by_role("button", name="Set up system").click()
+    # the API's reason, next to the password field
+    error = field_error(page, "Owner password (at least 8 characters)")
+    expect(error).to_contain_text("at least 8", timeout=TIMEOUT_MS)
+    page.get_by_label("Owner password (at least 8 characters)").fill(OWNER_PASSWORD)
+    page.get_by_label("Repeat the password").fill(OWNER_PASSWORD)
+    page.get_by_role("button", name="Set up system").click()
+    page.get_by_role("heading", name="Live").wait_for(timeout=TIMEOUT_MS)
+    assert httpx.get(site.a.url + "/api/v1/health").json()["state"] == "member"
+    nav = page.locator("#nav a").all_inner_texts()
+    assert nav == ["Live", "Playback", "Servers", "Failover", "Cameras", "Users", "Events"]
+
+
+def test_add_servers_from_the_discovered_list(owner_page: Any, site: Site) -> None:
+    page = owner_page
+    page.get_by_role("link", name="Servers").click()
+    add_b = page.get_by_role("button", name="Add web-b…")
+    add_b.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Add web-c…").wait_for(timeout=TIMEOUT_MS)
+    shot(page, site, "02-servers-discovered")
+    add_b.click()
+    dialog = page.locator("dialog")
+    dialog.get_by_label("Owner password").fill("not-the-password")
+    dialog.get_by_role("button", name="Add server").click()
+    reason = field_error(dialog, "Owner password")
+    expect(reason).to_contain_text("wrong user name or password", timeout=TIMEOUT_MS)
+    shot(page, site, "03-add-server-wrong-password")
+    dialog.get_by_label("Owner password").fill(OWNER_PASSWORD)
+    dialog.get_by_role("button", name="Add server").click()
+    page.locator("#detach-result").get_by_text("Added web-b.").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Add web-c…").click()
+    dialog.get_by_label("Owner password").fill(OWNER_PASSWORD)
+    dialog.get_by_role("button", name="Add server").click()
+    page.locator("#detach-result").get_by_text("Added web-c.").wait_for(timeout=TIMEOUT_MS)
+    rows = page.locator("#servers-table tbody tr")
+    wait_until(lambda: rows.count() == 3, 20, "three servers in the table")
+    page.locator("#servers-table tbody tr", has_text="web-c").get_by_text("alive").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    shot(page, site, "04-servers")
+    with site.api() as api:
+        site.ids = {s["name"]: s["id"] for s in api.get("/api/v1/servers").json()}
+    assert set(site.ids) == {"web-a", "web-b", "web-c"}
+
+
+def test_cameras_added_and_names_shown_as_typed(owner_page: Any, site: Site) -> None:
+    page = owner_page
+    page.get_by_role("link", name="Cameras").click()
+    page.get_by_role("button", name="Add by RTSP URL…").click()
+    dialog = page.locator("dialog")
+    dialog.get_by_label("Name").fill(ODD_NAME)
+    dialog.get_by_label("RTSP URL").fill("http://not-rtsp/")
+    dialog.get_by_role("button", name="Add camera").click()
+    url_error = field_error(dialog, "RTSP URL")
+    expect(url_error).to_contain_text("rtsp://", timeout=TIMEOUT_MS)
+    dialog.get_by_label("RTSP URL").fill(site.emulator.url(1))
+    # the home server offered first is the node the browser is on
+    assert dialog.get_by_label("Home server").input_value() == site.ids["web-a"]
+    dialog.get_by_role("button", name="Add camera").click()
+    row = page.locator("#cameras-table tbody tr").first
+    row.wait_for(timeout=TIMEOUT_MS)
+    assert row.locator("th").inner_text() == ODD_NAME
+    assert page.locator("#cameras-table b").count() == 0  # no markup from the name
+    with site.api() as api:
+        for index, home in ((2, "web-b"), (3, "web-c")):
+            answer = api.post(
+                "/api/v1/cameras",
+                json={
+                    "name": f"Camera {index}",
+                    "rtsp_url": site.emulator.url(index),
+                    "home_server_id": site.ids[home],
+                },
+            )
+            assert answer.status_code == 201, answer.text
+        site.cameras = {c["name"]: c["id"] for c in api.get("/api/v1/cameras").json()}
+    wait_until(lambda: page.locator("#cameras-table tbody tr").count() == 3, 20, "three rows")
+    shot(page, site, "05-cameras")
+
+
+def test_failover_settings_and_priorities_by_multiselect(owner_page: Any, site: Site) -> None:
+    page = owner_page
+    page.get_by_role("link", name="Failover").click()
+    for name in ("web-a", "web-b"):
+        card = page.locator(f"#failover-servers form[data-server-id='{site.ids[name]}']")
+        card.wait_for(timeout=TIMEOUT_MS)
+        card.get_by_label("Enable failover").check()
+        card.get_by_label("Max cameras allowed on this server").fill("129")
+        card.get_by_role("button", name="Save").click()
+        error = card.locator(".field-error")
+        expect(error).to_contain_text("128", timeout=TIMEOUT_MS)  # the API's reason, at the field
+        card.get_by_label("Max cameras allowed on this server").fill("8")
+        card.get_by_role("button", name="Save").click()
+        card.get_by_text("Saved.").wait_for(timeout=TIMEOUT_MS)
+    table = page.locator("#failover-cameras")
+    wait_until(lambda: table.locator("tbody tr").count() == 3, 20, "three camera rows")
+    # Camera 2 and Camera 3 (sorted after the odd name? no: by name) by click + shift-click
+    names = table.locator("tbody th").all_inner_texts()
+    first, last = names.index("Camera 2"), names.index("Camera 3")
+    table.locator("tbody tr").nth(first).get_by_role("checkbox").click()
+    table.locator("tbody tr").nth(last).get_by_role("checkbox").click(modifiers=["Shift"])
+    assert page.locator("#selected-count").inner_text() == "2 selected"
+    page.get_by_label("Priority of the selected cameras").select_option("high")
+    page.get_by_role("button", name="Set priority").click()
+    wait_until(
+        lambda: (
+            table.locator("tbody tr", has_text="Camera 3").locator(".priority").inner_text()
+            == "High"
+        ),
+        20,
+        "Camera 3 shown with priority High",
+    )
+    assert table.locator("tbody tr").nth(0).locator("[aria-label='continuous recording']").count()
+    shot(page, site, "06-failover")
+    with site.api() as api:
+        servers = {s["name"]: s for s in api.get("/api/v1/servers").json()}
+        assert servers["web-a"]["failover_enabled"] and servers["web-a"]["max_cameras"] == 8
+        cameras = {c["name"]: c for c in api.get("/api/v1/cameras").json()}
+    assert cameras["Camera 2"]["priority"] == cameras["Camera 3"]["priority"] == "high"
+    assert cameras[ODD_NAME]["priority"] == "medium"
+
+
+def test_viewer_sees_live_and_playback_only(browser: Any, site: Site) -> None:
+    site.a.add_user(site.token(), VIEWER, "viewer", VIEWER_PASSWORD)
+    page = new_page(browser, site.a.url + "/")
+    log_in(page, VIEWER, VIEWER_PASSWORD)
+    assert page.locator("#nav a").all_inner_texts() == ["Live", "Playback"]
+    page.goto(site.a.url + "/#/servers")  # typed by hand: still not shown
+    page.get_by_role("heading", name="Live").wait_for()
+    # the API refuses too
+    with site.a.api(site.a.login(VIEWER, VIEWER_PASSWORD)) as api:
+        assert api.get("/api/v1/users").status_code == 403
+    page.context.close()
+
+
+def test_killed_node_cameras_shown_on_backups_without_reload(browser: Any, site: Site) -> None:
+    page = new_page(browser, site.a.url + "/")
+    log_in(page)
+    page.get_by_role("button", name="4", exact=True).click()
+    tile = page.locator(f".tile[data-camera-id='{site.cameras['Camera 3']}']")
+    odd = page.locator(f".tile[data-camera-id='{site.cameras[ODD_NAME]}']")
+    tile.and_(page.locator("[data-state='home']")).wait_for(timeout=60_000)
+    assert odd.locator(".tile-name").inner_text() == ODD_NAME
+    assert "Recording here, on web-c" in tile.inner_text()
+    shot(page, site, "07-live")
+    # a client connected to web-c: it must move to another node by itself
+    on_c = new_page(browser, site.nodes[2].url + "/")
+    log_in(on_c)
+    page.evaluate("window.notReloaded = true")
+    killed_at = time.monotonic()
+    site.nodes[2].kill()
+    backup = tile.and_(page.locator("[data-state='backup']"))
+    backup.wait_for(timeout=TIMEOUT_MS)
+    elapsed = time.monotonic() - killed_at
+    print(f"grid showed Camera 3 on a backup {elapsed:.1f} s after the kill")
+    assert re.search(r"Recording on backup server web-[ab]", tile.inner_text())
+    assert page.evaluate("window.notReloaded") is True
+    shot(page, site, "08-live-after-failover")
+    on_c.locator("#banner").get_by_text(re.compile("lost|down|Moving")).wait_for(timeout=TIMEOUT_MS)
+    on_c.wait_for_url(re.compile(rf"^({re.escape(site.a.url)}|{re.escape(site.nodes[1].url)})/"))
+    on_c.get_by_role("heading", name="Live").wait_for(timeout=TIMEOUT_MS)
+    assert on_c.locator("#nav a").count() == 7  # still logged in, as the owner
+    on_c.context.close()
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, site, "09-live-phone")
+    page.context.close()
+
+
+def test_playback_across_the_seam(browser: Any, site: Site) -> None:
+    site.nodes[2].start()  # its recordings come back into the timeline
+    camera = site.cameras["Camera 3"]
+    with site.api() as api:
+
+        def two_holders() -> bool:
+            end = time.time()
+            query = {
+                "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end - 600)),
+                "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)),
+            }
+            periods = api.get(f"/api/v1/cameras/{camera}/recordings", params=query).json()
+            return len({p["server_id"] for p in periods["periods"]}) >= 2
+
+        wait_until(two_holders, 60, "Camera 3 recorded on two servers")
+    page = new_page(browser, site.a.url + f"/#/playback?camera={camera}", accept_downloads=True)
+    log_in(page)
+    page.goto(site.a.url + f"/#/playback?camera={camera}")
+    page.get_by_role("button", name="5 min", exact=True).click()
+    legend = page.locator("#timeline-legend li")
+    wait_until(lambda: legend.count() >= 3, 20, "two servers and the gap in the legend")
+    assert "recorded on web-c" in legend.all_inner_texts()
+    periods = page.locator("#timeline .period")
+    holders = {periods.nth(i).get_attribute("data-server-id") for i in range(periods.count())}
+    assert site.ids["web-c"] in holders and len(holders) >= 2
+    # click in the middle of the backup's period: the video decodes a frame there
+    backup = page.locator(f"#timeline .period:not([data-server-id='{site.ids['web-c']}'])").first
+    backup.click()
+    wait_until(
+        lambda: page.evaluate(
+            "() => { const v = document.getElementById('playback-video');"
+            " return v.readyState >= 2 && v.videoWidth > 0; }"
+        ),
+        30,
+        "a decoded frame of the backup's recording",
+    )
+    shot(page, site, "10-playback")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Export MP4").click()
+    saved = download.value.path()
+    assert saved is not None and Path(saved).stat().st_size > 1000
+    assert "Exported" in page.locator("#export-status").inner_text()
+    page.context.close()
+
+
+def test_detach_confirm_waits_5_s(owner_page: Any, site: Site) -> None:
+    page = owner_page
+    page.get_by_role("link", name="Servers").click()
+    row = page.locator("#servers-table tbody tr", has_text="web-b")
+    row.get_by_role("button", name="Detach…").click()
+    confirm = page.locator("#detach-confirm")
+    opened = time.monotonic()
+    confirm.and_(page.locator("[disabled]")).wait_for()
+    assert re.fullmatch(r"Detach \([45]\)", confirm.inner_text())
+    assert page.locator("#detach-summary").inner_text().startswith("the server becomes undefined")
+    shot(page, site, "11-detach-countdown")
+    confirm.and_(page.locator(":not([disabled])")).wait_for(timeout=TIMEOUT_MS)
+    # the button can be pressed only after the node's wait (a lower bound: load only adds)
+    assert time.monotonic() - opened >= 4.5
+    confirm.click()
+    page.locator("#detach-result").get_by_text("Detached web-b").wait_for(timeout=TIMEOUT_MS)
+    wait_until(lambda: page.locator("#servers-table tbody tr").count() == 2, 20, "two servers")
+
+
+def test_last_server_detach_logs_out_every_client(
+    browser: Any, owner_page: Any, site: Site
+) -> None:
+    page = owner_page
+    # detach web-c too, then web-a is the last server
+    page.locator("#servers-table tbody tr", has_text="web-c").get_by_role(
+        "button", name="Detach…"
+    ).click()
+    page.locator("#detach-confirm:not([disabled])").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#detach-confirm").click()
+    wait_until(lambda: page.locator("#servers-table tbody tr").count() == 1, 20, "one server")
+    other = new_page(browser, site.a.url + "/")
+    log_in(other, VIEWER, VIEWER_PASSWORD)
+    other.get_by_role("heading", name="Live").wait_for()
+    page.locator("#servers-table tbody tr", has_text="web-a").get_by_role(
+        "button", name="Detach…"
+    ).click()
+    warnings = page.locator("#detach-warnings")
+    warnings.get_by_text("last server", exact=False).wait_for(timeout=TIMEOUT_MS)
+    page.locator("#detach-confirm:not([disabled])").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#detach-confirm").click()
+    for client in (page, other):
+        text = client.locator("#forced-logout-text")
+        text.wait_for(timeout=TIMEOUT_MS)
+        assert text.inner_text() == LAST_SERVER_MESSAGE
+    shot(other, site, "12-forced-logout")
+    other.get_by_role("button", name="OK").click()
+    other.get_by_role("heading", name="Set up a new system").wait_for(timeout=TIMEOUT_MS)
+    assert other.errors == [], other.errors
+    other.context.close()
