@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node import __version__
@@ -16,6 +18,7 @@ from node.api import (
     event_routes,
     failover_routes,
     internal_routes,
+    live_routes,
     recording_routes,
     server_routes,
     system_routes,
@@ -23,6 +26,8 @@ from node.api import (
 from node.api.errors import install_error_handlers
 from node.app import NodeRuntime
 
+# the browser player (an ES module), public like any page's scripts: no data in it
+PLAYER_DIR = Path(__file__).resolve().parent.parent / "web"
 # routes anyone may call; every other route must depend on require(role)
 PUBLIC_ROUTES = {"/api/v1/health", "/api/v1/system/setup", "/api/v1/auth/login"}
 # not in the OpenAPI document: an undefined node accepts a join (trust model in
@@ -154,10 +159,13 @@ def create_app(node: NodeRuntime) -> FastAPI:
             event_routes,
             failover_routes,
             internal_routes,
+            live_routes,
         )
     ]
+    routers.append(live_routes.internal)
     for router in routers:
         app.include_router(router)
     _mark_roles(app, routers)
+    app.mount("/player", StaticFiles(directory=PLAYER_DIR), name="player")
     app.add_middleware(BodyLimit)
     return app

@@ -37,9 +37,10 @@ NODE_LAYERS = {
     "system": 3,
     "failover": 4,
     "recordings": 4,
-    "app": 5,
-    "api": 6,
-    "cli": 7,
+    "live": 5,
+    "app": 6,
+    "api": 7,
+    "cli": 8,
 }
 APP_IMPORTERS = ("node/api/", "node/cli/_run.py")
 
