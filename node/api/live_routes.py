@@ -317,6 +317,7 @@ def status_json(node: Any) -> dict[str, Any]:
     """What live view holds open on this node (for tests and the status page)."""
     return {
         "webrtc_sessions": len(node.webrtc.sessions),
+        "webrtc_frames_sent": sum(s.track.sent for s in node.webrtc.sessions.values()),
         "relays": [list(r) for r in node.live.relays()],
         "live_only_streams": [list(k) for k in node.recorder.live_only_open()],
     }

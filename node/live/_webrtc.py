@@ -226,17 +226,14 @@ class WebRtcSessions:
                 await self.close(session_id)
 
         try:
+            # The transceiver and its codec (H.264 only) must exist before the offer is
+            # applied: aiortc negotiates a transceiver's codecs when it takes the offer,
+            # and sends with the first (a later preference only changes the answer).
+            transceiver = peer.addTransceiver(track, direction="sendonly")
+            capabilities = RTCRtpSender.getCapabilities("video").codecs
+            transceiver.setCodecPreferences([c for c in capabilities if c.mimeType == "video/H264"])
             offer = reachable_candidates(offer_sdp, self.listen_host)
             await peer.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-            h264 = [
-                c
-                for c in RTCRtpSender.getCapabilities("video").codecs
-                if c.mimeType == "video/H264"
-            ]
-            sender = peer.addTrack(track)
-            for transceiver in peer.getTransceivers():
-                if transceiver.sender is sender:
-                    transceiver.setCodecPreferences(h264)
             await peer.setLocalDescription(await peer.createAnswer())
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             await self.close(session_id)
