@@ -30,6 +30,7 @@ from ._model import (
     RecorderError,
     RetentionPolicy,
 )
+from ._nal import parameter_sets
 from ._service import RecorderService, SegmentFile
 
 __all__ = [
@@ -48,4 +49,5 @@ __all__ = [
     "RetentionPolicy",
     "SegmentFile",
     "StreamInfo",
+    "parameter_sets",
 ]

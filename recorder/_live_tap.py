@@ -190,6 +190,11 @@ class LiveSubscription:
     def queued_bytes(self) -> int:
         return self._bytes
 
+    @property
+    def pending(self) -> int:
+        """Items waiting to be taken."""
+        return len(self._items)
+
     def put_info(self, info: StreamInfo) -> None:
         self._items.append(info)
         self._waiting_key = True  # a new stream starts at its keyframe

@@ -318,6 +318,7 @@ def status_json(node: Any) -> dict[str, Any]:
     return {
         "webrtc_sessions": len(node.webrtc.sessions),
         "webrtc_frames_sent": sum(s.track.sent for s in node.webrtc.sessions.values()),
+        "viewers": len(node.live.readers),
         "relays": [list(r) for r in node.live.relays()],
         "live_only_streams": [list(k) for k in node.recorder.live_only_open()],
     }

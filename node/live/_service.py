@@ -98,6 +98,7 @@ class LiveService:
     def __init__(self, host: LiveHost) -> None:
         self.host = host
         self._relays: dict[tuple[str, str, str], _Relay] = {}
+        self.readers: set[LiveReader] = set()  # viewers open now (any kind)
 
     async def stop(self) -> None:
         for key in list(self._relays):
@@ -145,7 +146,9 @@ class LiveService:
         return self._relay(camera_id, stream, server_id, url)
 
     def reader(self, camera_id: str, stream: str = "main") -> LiveReader:
-        return LiveReader(self, camera_id, stream)
+        reader = LiveReader(self, camera_id, stream)
+        self.readers.add(reader)
+        return reader
 
     def relays(self) -> list[tuple[str, str, str]]:
         """(camera id, stream, server id) of the relays open now."""
@@ -248,6 +251,7 @@ class LiveReader:
                     now = time.monotonic()
                     waiting_since = waiting_since or now
                     if now - waiting_since > NO_SOURCE_TIMEOUT_S:
+                        self.close()
                         raise LiveEnded("no server records this camera")
                     await asyncio.sleep(RESOLVE_EVERY_S)
                     continue
@@ -258,6 +262,7 @@ class LiveReader:
             except LiveEnded as ended:
                 self._sub = None
                 if SLOW_VIEWER in str(ended) or self._closed:
+                    self.close()
                     raise
                 # the source went away (camera moved, relay broke): find the new one
                 waiting_since = waiting_since or time.monotonic()
@@ -265,6 +270,7 @@ class LiveReader:
 
     def close(self) -> None:
         self._closed = True
+        self.service.readers.discard(self)
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 self._sub.close()
