@@ -135,6 +135,8 @@ class LivePlayer {
     video.muted = true;
     video.autoplay = true;
     video.playsInline = true;
+    this.onPageHide = () => this.close();
+    window.addEventListener("pagehide", this.onPageHide);
     this.start();
   }
 
@@ -256,9 +258,11 @@ class LivePlayer {
     const location = answer.headers.get("Location");
     const server = this.server;
     this.cleanup.push(() => {
+      // keepalive: the request outlives a page that is closing
       fetch(`${server}${location}`, {
         method: "DELETE",
         headers: { Authorization: `Bearer ${this.token}` },
+        keepalive: true,
       }).catch(() => {});
     });
     await pc.setRemoteDescription({ type: "answer", sdp: await answer.text() });
@@ -330,6 +334,7 @@ class LivePlayer {
 
   close() {
     this.closed = true;
+    window.removeEventListener("pagehide", this.onPageHide);
     this.teardown();
     this.video.srcObject = null;
     this.video.removeAttribute("src");
