@@ -23,6 +23,7 @@ from node.api import (
     server_routes,
     system_routes,
 )
+from node.api.cors import SystemOriginCors
 from node.api.errors import install_error_handlers
 from node.app import NodeRuntime
 
@@ -168,4 +169,8 @@ def create_app(node: NodeRuntime) -> FastAPI:
     _mark_roles(app, routers)
     app.mount("/player", StaticFiles(directory=PLAYER_DIR), name="player")
     app.add_middleware(BodyLimit)
+    app.add_middleware(
+        SystemOriginCors,
+        server_urls=lambda: [s.get("url") or "" for s in node.state.servers()],
+    )
     return app

@@ -48,6 +48,9 @@ internal = APIRouter(prefix="/api/v1", include_in_schema=False)
 
 MAX_SDP_BYTES = 64 * 1024
 TOKEN_RECHECK_S = 30.0
+# A viewer that takes nothing for this long is gone or stuck: the WebSocket is closed
+# (its queue on the node is bounded meanwhile, and skips ahead to keyframes).
+SEND_STALL_S = 10.0
 WIRE_MEDIA_TYPE = "application/x-camkeep-stream"
 # WebSocket close codes: 4000 + the HTTP status they stand for
 CLOSE_UNAUTHORIZED = 4401
@@ -169,9 +172,14 @@ async def live_ws(
                 continue
             for message in muxer.on_frame(item):
                 if isinstance(message, bytes):
-                    await websocket.send_bytes(message)
+                    send = websocket.send_bytes(message)
                 else:
-                    await websocket.send_text(json.dumps(message))
+                    send = websocket.send_text(json.dumps(message))
+                await asyncio.wait_for(send, SEND_STALL_S)
+    except TimeoutError:
+        log.info("live viewer of %s took nothing for %g s: closed", camera_id, SEND_STALL_S)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(CLOSE_TOO_SLOW, "viewer too slow"), 1.0)
     except LiveEnded as ended:
         reason = str(ended)
         code = CLOSE_TOO_SLOW if "too slow" in reason else CLOSE_UNAVAILABLE

@@ -170,8 +170,17 @@ class LivePlayer {
         this.status("error", error.message);
         return;
       }
-      this.retry(error && error.message ? error.message : String(error));
+      this.retryChecked(error && error.message ? error.message : String(error));
     }
+  }
+
+  // Retry, on the next node when this one does not answer.
+  async retryChecked(why) {
+    const alive = await fetch(`${this.server}/api/v1/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    this.retry(why, !alive);
   }
 
   async learnServers() {
@@ -209,11 +218,7 @@ class LivePlayer {
       }
       if (performance.now() - since > STALL_MS) {
         since = performance.now();
-        const alive = await fetch(`${this.server}/api/v1/health`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        this.retry("no video for a while", !alive);
+        this.retryChecked("no video for a while");
       }
     }, 500);
     this.cleanup.push(() => clearInterval(timer));
@@ -267,7 +272,7 @@ class LivePlayer {
     });
     await pc.setRemoteDescription({ type: "answer", sdp: await answer.text() });
     pc.addEventListener("connectionstatechange", () => {
-      if (pc.connectionState === "failed") this.retry("WebRTC connection failed");
+      if (pc.connectionState === "failed") this.retryChecked("WebRTC connection failed");
     });
     this.watchFrames();
     return null;
@@ -315,7 +320,7 @@ class LivePlayer {
         this.status("error", event.reason || "refused");
         return;
       }
-      this.retry(event.reason || "live stream closed", event.code === 1006);
+      this.retryChecked(event.reason || "live stream closed");
     };
     this.watchFrames();
   }
