@@ -131,11 +131,38 @@ CLOCK_JS = """async ({camera, token, prefer, warmupMs, measureMs}) => {
 # ---- the viewer worker: aiortc clients that receive and drop -----------------------
 
 
+async def mse_viewers_main(url: str, token: str, cameras: list[str]) -> None:
+    """One live WebSocket per entry of `cameras`, read and dropped. Prints "ready",
+    then a JSON count of the messages on "stop"."""
+    from websockets.asyncio.client import connect
+
+    counts = [0] * len(cameras)
+
+    async def read(index: int, camera: str) -> None:
+        base = url.replace("http://", "ws://")
+        async with connect(f"{base}/api/v1/cameras/{camera}/live?token={token}") as socket:
+            async for _ in socket:
+                counts[index] += 1
+
+    tasks = [asyncio.create_task(read(i, c)) for i, c in enumerate(cameras)]
+    while not all(counts) and not any(t.done() for t in tasks):
+        await asyncio.sleep(0.1)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for task in tasks:
+        task.cancel()
+    print(json.dumps({"packets": counts}), flush=True)
+
+
 async def viewers_main(url: str, token: str, cameras: list[str]) -> None:
     """One WebRTC session per entry of `cameras`; counts frames, never decodes them.
     Prints "ready" once every session receives, then a JSON count on "stop"."""
+    import aioice.ice
     import aiortc.rtcrtpreceiver as receiver_module
     from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    # loopback only, as the node (aioice would gather on every other interface)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [HOST] if use_ipv4 else []
 
     counts = [0] * len(cameras)
 
@@ -176,6 +203,30 @@ async def viewers_main(url: str, token: str, cameras: list[str]) -> None:
                 stats.append(report.packetsReceived)
         await peer.close()
     print(json.dumps({"packets": stats}), flush=True)
+
+
+def camera_latency(url: str, seconds: float) -> list[float]:
+    """The clock camera read directly (PyAV, no buffering): its own capture-to-decoded
+    latency, which every viewer pays whatever carries the video."""
+    import av
+
+    options = {"rtsp_transport": "tcp", "fflags": "nobuffer", "flags": "low_delay"}
+    samples: list[float] = []
+    started = time.monotonic()
+    with av.open(url, options=options) as container:
+        for frame in container.decode(video=0):
+            picture = frame.to_ndarray(format="gray")
+            side = max(frame.width // 40, 8)
+            half = side // 2
+            bits = [1 if picture[half, i * side + half] > 128 else 0 for i in range(34)]
+            if bits[0] == 1 and bits[33] == 0 and time.monotonic() - started > 3:
+                ms = 0
+                for bit in bits[1:33]:
+                    ms = ms * 2 + bit
+                samples.append((int(time.time() * 1000) - ms) % 2**32)
+            if time.monotonic() - started > 3 + seconds:
+                break
+    return samples
 
 
 # ---- processes -----------------------------------------------------------------------
@@ -259,9 +310,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def with_viewers(url: str, token: str, cameras: list[str]) -> subprocess.Popen:
+def with_viewers(
+    url: str, token: str, cameras: list[str], kind: str = "webrtc"
+) -> subprocess.Popen:
     worker = subprocess.Popen(
-        [sys.executable, __file__, "--viewers-worker", url, token, ",".join(cameras)],
+        [sys.executable, __file__, "--viewers-worker", kind, url, token, ",".join(cameras)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     line = worker.stdout.readline()  # type: ignore[union-attr]
@@ -328,6 +381,8 @@ def run(args: argparse.Namespace) -> str:
                 results[prefer] = {"open": opens, "latency": latency}
             browser.close()
 
+        direct = camera_latency(f"rtsp://{HOST}:{clock_rtsp}/cam1/main", args.window)
+
         # 3: node CPU, recording only, then with viewers
         time.sleep(2)
         base_cpu, base_rss = cpu_window(proc, args.window)
@@ -341,6 +396,11 @@ def run(args: argparse.Namespace) -> str:
         time.sleep(2)
         one_cam_cpu, one_cam_rss = cpu_window(proc, args.window)
         one_cam_packets = end_viewers(worker)
+        time.sleep(3)
+        worker = with_viewers(url, token, ids, "mse")
+        time.sleep(2)
+        mse_cpu, mse_rss = cpu_window(proc, args.window)
+        end_viewers(worker)
 
     ncam = args.cameras
     for prefer, label in (("webrtc", "WebRTC"), ("mse", "MSE (WebSocket fMP4)")):
@@ -350,6 +410,10 @@ def run(args: argparse.Namespace) -> str:
             f"{percentile(opens, 0.95):.0f} | {len(latency)} | {percentile(latency, 0.5):.0f} | "
             f"{percentile(latency, 0.95):.0f} |"
         )
+    rows.append(
+        f"| the camera itself, read directly (PyAV RTSP, no buffering) | - | - | - | "
+        f"{len(direct)} | {percentile(direct, 0.5):.0f} | {percentile(direct, 0.95):.0f} |"
+    )
     base = (base_cpu + base2_cpu) / 2
     cpu_rows = [
         f"| recording only, {ncam} cameras | {base_cpu * 100:.1f} % | - | "
@@ -361,6 +425,9 @@ def run(args: argparse.Namespace) -> str:
         f"| + {ncam} WebRTC viewers of one camera | {one_cam_cpu * 100:.1f} % | "
         f"{(one_cam_cpu - base) / base:.2f} | {one_cam_rss / MIB:.0f} MiB | "
         f"{(one_cam_rss - base2_rss) / ncam / MIB:.2f} MiB |",
+        f"| + 1 MSE WebSocket viewer per camera ({ncam} viewers) | {mse_cpu * 100:.1f} % | "
+        f"{(mse_cpu - base) / base:.2f} | {mse_rss / MIB:.0f} MiB | "
+        f"{(mse_rss - one_cam_rss) / ncam / MIB:.2f} MiB |",
     ]
     received = sum(per_camera_packets) + sum(one_cam_packets)
     return "\n".join(
@@ -402,8 +469,9 @@ def _chromium_version() -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--viewers-worker":
-        url, token, cameras = sys.argv[2], sys.argv[3], sys.argv[4].split(",")
-        asyncio.run(viewers_main(url, token, cameras))
+        kind, url, token, cameras = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split(",")
+        worker = viewers_main if kind == "webrtc" else mse_viewers_main
+        asyncio.run(worker(url, token, cameras))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="5 opens, 4 cameras, 6 s windows")

@@ -288,8 +288,16 @@ class LiveEncoder:
         self._thread.join(timeout=5)
 
     def take(self) -> AccessUnit | None:
+        """The next frame to send. Frames that waited (the encoder ran ahead while the
+        streams were set up) are skipped up to the newest keyframe: a live clock must
+        not lag a standing queue behind the wall clock."""
+        queue = self._queue
+        if len(queue) > 2:
+            newest_key = max((i for i, unit in enumerate(queue) if unit.keyframe), default=0)
+            for _ in range(newest_key):
+                queue.popleft()
         try:
-            return self._queue.popleft()
+            return queue.popleft()
         except IndexError:
             return None
 

@@ -17,8 +17,9 @@
 
 const RETRY_MS = 1000;
 const STALL_MS = 6000; // no new decoded frame this long: reconnect
-const LIVE_EDGE_S = 0.3; // MSE: play this far behind the newest frame
-const MAX_BEHIND_S = 1.0; // MSE: further behind than this, jump to the edge
+const LIVE_EDGE_S = 0.1; // MSE: after a jump, play this far behind the newest frame
+const MAX_BEHIND_S = 0.6; // MSE: further behind than this, jump to the edge
+const CATCH_UP_S = 0.25; // MSE: further behind than this, play a little faster
 const KEEP_BUFFER_S = 20; // MSE: drop what is older than this
 const ICE_GATHER_MS = 2000;
 
@@ -80,9 +81,11 @@ class MseSink {
     if (this.live && buffer.buffered.length) {
       const end = buffer.buffered.end(buffer.buffered.length - 1);
       const start = buffer.buffered.start(0);
-      if (end - video.currentTime > MAX_BEHIND_S || video.currentTime < start) {
+      const behind = end - video.currentTime;
+      if (behind > MAX_BEHIND_S || video.currentTime < start) {
         video.currentTime = Math.max(start, end - LIVE_EDGE_S);
       }
+      video.playbackRate = behind > CATCH_UP_S ? 1.1 : 1.0;
       if (video.currentTime - start > KEEP_BUFFER_S * 1.5) {
         buffer.remove(start, video.currentTime - KEEP_BUFFER_S);
         return;
