@@ -172,8 +172,9 @@ async def viewers_main(url: str, token: str, cameras: list[str]) -> None:
 
     receiver_module.decoder_worker = drop_frames
     peers = []
-    async with httpx.AsyncClient(timeout=20) as client:
+    async with httpx.AsyncClient(timeout=90) as client:
         for index, camera in enumerate(cameras):
+            began = time.monotonic()
             peer = RTCPeerConnection()
             peer.addTransceiver("video", direction="recvonly")
 
@@ -189,6 +190,7 @@ async def viewers_main(url: str, token: str, cameras: list[str]) -> None:
             answer.raise_for_status()
             await peer.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
             peers.append((peer, on_packet))
+            print(f"session {index}: {time.monotonic() - began:.1f} s", file=sys.stderr)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if all(p.connectionState == "connected" for p, _ in peers):
