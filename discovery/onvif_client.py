@@ -43,6 +43,7 @@ class OnvifCameraInfo:
     serial: str | None
     firmware: str | None
     profiles: tuple[OnvifProfile, ...]
+    sub_stream_uri: str | None = None  # the second (smaller) profile's, if any
 
 
 def strip_credentials(uri: str) -> str:
@@ -153,6 +154,20 @@ async def _query(
         uri = getattr(answer, "Uri", None)
         if not uri or not str(uri).lower().startswith(("rtsp://", "rtsps://")):
             raise CameraAddError("no_stream", f"camera gave no RTSP stream URI (got {uri!r:.100})")
+        sub_uri = None
+        others = [p for p in profiles if p.token != main.token]
+        if others:  # the sub-stream for live grids: the smallest other profile
+            sub = min(others, key=lambda p: (p.width or 0) * (p.height or 0))
+            step = "GetStreamUri (second profile)"
+            sub_answer = await media.GetStreamUri(
+                {
+                    "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                    "ProfileToken": sub.token,
+                }
+            )
+            text = str(getattr(sub_answer, "Uri", "") or "")
+            if text.lower().startswith(("rtsp://", "rtsps://")):
+                sub_uri = strip_credentials(text)
         return OnvifCameraInfo(
             stream_uri=strip_credentials(str(uri)),
             profile_token=main.token,
@@ -161,6 +176,7 @@ async def _query(
             serial=_text(getattr(info, "SerialNumber", None)),
             firmware=_text(getattr(info, "FirmwareVersion", None)),
             profiles=tuple(profiles),
+            sub_stream_uri=sub_uri,
         )
     except CameraAddError:
         raise

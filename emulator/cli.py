@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--bitrate", type=_positive, default=4_000_000, help="main stream bits/s (4000000)")
     add("--sub-bitrate", type=_positive, default=512_000, help="sub stream bits/s (512000)")
     add("--codec", choices=("h264", "hevc"), default="h264", help="video codec (h264)")
+    add(
+        "--profile",
+        choices=("baseline", "main", "high"),
+        default="baseline",
+        help="H.264 profile of the main streams (baseline: constrained baseline)",
+    )
+    add("--bframes", type=int, default=0, help="B-frames in the main streams (H.264; 0)")
     add("--name-prefix", default="Camera ", help="camera i is named PREFIX+i ('Camera ')")
     add("--width", type=_positive, default=1280, help="main stream width (1280)")
     add("--height", type=_positive, default=720, help="main stream height (720)")
@@ -75,8 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--live-clock",
         action="store_true",
-        help="encode continuously with the wall-clock time in the picture (costly; "
-        "without it the time travels in RTCP SR and an SEI before every keyframe)",
+        help="encode continuously with the wall-clock time in the picture, as text and as "
+        "a row of black/white blocks (the UTC ms) a viewer can read back (costly; without "
+        "it the time travels in RTCP SR and an SEI before every keyframe)",
     )
     add(
         "--fast-start",
@@ -114,6 +122,12 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         raise SystemExit("camkeep emulate: widths and heights must be even")
     if args.session_timeout <= 0 or args.stuck_timeout <= 0:
         raise SystemExit("camkeep emulate: timeouts must be > 0")
+    if not 0 <= args.bframes <= 4:
+        raise SystemExit("camkeep emulate: --bframes must be within 0..4")
+    if (args.bframes or args.profile != "baseline") and args.codec != "h264":
+        raise SystemExit("camkeep emulate: --profile and --bframes are for H.264")
+    if args.bframes and args.live_clock:
+        raise SystemExit("camkeep emulate: --bframes does not go with --live-clock")
     if not 0.1 <= args.gop_seconds <= 60:
         raise SystemExit("camkeep emulate: --gop-seconds must be within 0.1..60")
     if not 1 <= args.edge_storage_s <= 7 * 24 * 3600:
@@ -131,6 +145,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         username=args.user,
         password=args.password,
         codec=args.codec,
+        profile=args.profile,
+        bframes=args.bframes,
         name_prefix=args.name_prefix,
         width=args.width,
         height=args.height,

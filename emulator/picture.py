@@ -50,10 +50,36 @@ def _texture(width: int, height: int) -> np.ndarray:
     return rng.integers(0, 64, size=(height, 2 * width, 1), dtype=np.uint8)
 
 
+CLOCK_BITS = 32  # the low 32 bits of the UTC time in ms (wraps every 49 days)
+
+
+def clock_block_size(width: int) -> int:
+    """Side of one block of the machine-readable clock row."""
+    return max(width // (CLOCK_BITS + 8), 8)
+
+
+def draw_clock_blocks(draw: ImageDraw.ImageDraw, width: int, clock_ms: int) -> None:
+    """A row of square blocks along the top edge: white, then the low 32 bits of
+    `clock_ms` (most significant first, white = 1), then black. A viewer reads them
+    back from the decoded picture to measure glass-to-glass latency."""
+    side = clock_block_size(width)
+    bits = [1] + [(clock_ms >> (CLOCK_BITS - 1 - i)) & 1 for i in range(CLOCK_BITS)] + [0]
+    for i, bit in enumerate(bits):
+        colour = (255, 255, 255) if bit else (0, 0, 0)
+        draw.rectangle((i * side, 0, (i + 1) * side - 1, side - 1), fill=colour)
+
+
 def draw_picture(
-    name: str, width: int, height: int, frame_index: int, fps: int, clock_text: str
+    name: str,
+    width: int,
+    height: int,
+    frame_index: int,
+    fps: int,
+    clock_text: str,
+    clock_ms: int | None = None,
 ) -> Image.Image:
-    """Frame `frame_index` of camera `name`: moves every frame, repeats never within a loop."""
+    """Frame `frame_index` of camera `name`: moves every frame, repeats never within a
+    loop; with `clock_ms`, the time also as a row of blocks (`draw_clock_blocks`)."""
     fps = max(fps, 1)
     shift = (frame_index * 4) % width
     base = _background(width, height)[:, shift : shift + width]
@@ -80,4 +106,6 @@ def draw_picture(
         draw.text((margin + dx, margin + line + dy), clock_text, font=small, fill=colour)
         frame_text = f"frame {frame_index}  {frame_index // fps:>4d}s+{frame_index % fps:02d}"
         draw.text((margin + dx, height - line + dy), frame_text, font=small, fill=colour)
+    if clock_ms is not None:
+        draw_clock_blocks(draw, width, clock_ms)
     return image

@@ -45,6 +45,8 @@ class EmulatorConfig:
     username: str | None = None
     password: str | None = None
     codec: str = "h264"
+    profile: str = "baseline"  # H.264 profile of the main stream
+    bframes: int = 0  # B-frames in the main stream
     name_prefix: str = "Camera "
     width: int = 1280
     height: int = 720
@@ -90,7 +92,9 @@ def camera_specs(config: EmulatorConfig, rtsp_port: int, onvif_base: int) -> lis
     ]
 
 
-def _encode_params(config: EmulatorConfig, settings: StreamSettings) -> EncodeParams:
+def _encode_params(
+    config: EmulatorConfig, settings: StreamSettings, main: bool = True
+) -> EncodeParams:
     return EncodeParams(
         codec=config.codec,
         width=settings.width,
@@ -99,6 +103,9 @@ def _encode_params(config: EmulatorConfig, settings: StreamSettings) -> EncodePa
         bitrate=settings.bitrate,
         gop_frames=max(round(settings.fps * settings.gop_seconds), 1),
         loop_gops=config.loop_gops,
+        # the sub-stream stays plain baseline, as cameras' second profiles usually are
+        profile=config.profile if main else "baseline",
+        bframes=config.bframes if main else 0,
     )
 
 
@@ -109,7 +116,7 @@ async def build_streams(config: EmulatorConfig, cameras: list[CameraSpec]) -> li
     streams: list[ServedStream] = []
     if config.live_clock:
         for camera, name, settings in jobs:
-            live = LiveEncoder(camera.name, _encode_params(config, settings))
+            live = LiveEncoder(camera.name, _encode_params(config, settings, name == "main"))
             await loop.run_in_executor(None, live.start)
             path = StreamPath(camera.name, config.codec, settings.fps, live=live)
             streams.append(ServedStream(camera, name, settings, path))
@@ -119,7 +126,11 @@ async def build_streams(config: EmulatorConfig, cameras: list[CameraSpec]) -> li
     try:
         futures = [
             loop.run_in_executor(
-                pool, cached_loop, camera.name, _encode_params(config, settings), config.cache_dir
+                pool,
+                cached_loop,
+                camera.name,
+                _encode_params(config, settings, name == "main"),
+                config.cache_dir,
             )
             for camera, name, settings in jobs
         ]

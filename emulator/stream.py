@@ -157,8 +157,9 @@ class StreamPath:
     # -- sending ----------------------------------------------------------------
 
     def _packets(self, unit: AccessUnit, frame: int, seq: int) -> list[bytes]:
-        """RTP packets of `unit` sent as frame number `frame` from sequence number `seq`."""
-        ts, ssrc = self.timestamp_of(frame), self.ssrc
+        """RTP packets of `unit` sent as frame number `frame` from sequence number `seq`
+        (stamped with its presentation time: B-frames go out of order)."""
+        ts, ssrc = self.timestamp_of(frame + unit.pts_offset), self.ssrc
         if unit.keyframe:
             payloads = self._payloads_with_clock(unit, self.wall_of(frame))
         else:

@@ -61,10 +61,16 @@ class EncodeParams:
     bitrate: int  # bits per second
     gop_frames: int
     loop_gops: int = 2
+    profile: str = "baseline"  # H.264: "baseline" (constrained), "main" or "high"
+    bframes: int = 0  # B-frames between references (H.264): frames sent out of order
 
     def cache_key(self, name: str) -> str:
-        # Every input of the encode is in the key, the encoder options included.
-        settings = [CACHE_FORMAT_VERSION, name, *self.__dict__.values(), encoder_options(self)]
+        # Every input of the encode is in the key, the encoder options included (the
+        # profile and B-frames only when not the defaults, so existing caches stay valid).
+        values = [v for k, v in self.__dict__.items() if k not in ("profile", "bframes")]
+        if (self.profile, self.bframes) != ("baseline", 0):
+            values += [self.profile, self.bframes]
+        settings = [CACHE_FORMAT_VERSION, name, *values, encoder_options(self)]
         text = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -76,6 +82,7 @@ class AccessUnit:
     nals: tuple[bytes, ...]
     payloads: tuple[bytes, ...]
     keyframe: bool
+    pts_offset: int = 0  # presentation minus decode position, in frames (B-frames)
 
     @property
     def size(self) -> int:
@@ -98,13 +105,17 @@ class EncodedLoop:
 
 def slim(loop: EncodedLoop) -> EncodedLoop:
     """Drop the NAL copies of non-key units: only keyframes need them (SEI insertion)."""
-    units = tuple(u if u.keyframe else AccessUnit((), u.payloads, False) for u in loop.units)
+    units = tuple(
+        u if u.keyframe else AccessUnit((), u.payloads, False, u.pts_offset) for u in loop.units
+    )
     return EncodedLoop(loop.codec, loop.width, loop.height, loop.fps, units, loop.parameter_sets)
 
 
-def make_access_unit(codec: str, nals: list[bytes], keyframe: bool) -> AccessUnit:
+def make_access_unit(
+    codec: str, nals: list[bytes], keyframe: bool, pts_offset: int = 0
+) -> AccessUnit:
     payloads = tuple(p for nal in nals for p in fragment_nal(codec, nal))
-    return AccessUnit(tuple(nals), payloads, keyframe)
+    return AccessUnit(tuple(nals), payloads, keyframe, pts_offset)
 
 
 def find_parameter_sets(codec: str, nals: list[bytes]) -> dict[str, bytes]:
@@ -134,7 +145,16 @@ def encoder_options(params: EncodeParams) -> dict[str, str]:
         return {"preset": "ultrafast", "tune": "zerolatency", "x265-params": extra}
     # NAL-HRD CBR: x264 pads with filler NAL units up to the exact bitrate.
     extra = f"{common}:{rate}:nal-hrd=cbr:force-cfr=1"
-    return {"preset": "ultrafast", "tune": "zerolatency", "x264-params": extra}
+    if params.profile != "baseline":
+        # ultrafast alone is constrained baseline; CABAC (and 8x8 transforms for High)
+        # make the profile a camera's Main or High
+        extra += ":cabac=1" + (":8x8dct=1" if params.profile == "high" else "")
+    if params.bframes:
+        extra += f":bframes={params.bframes}:b-adapt=0:b-pyramid=none"
+    options = {"preset": "ultrafast", "tune": "zerolatency", "x264-params": extra}
+    if params.profile != "baseline":
+        options["profile"] = params.profile
+    return options
 
 
 def _encoder(params: EncodeParams) -> av.codec.context.CodecContext:
@@ -149,8 +169,10 @@ def _encoder(params: EncodeParams) -> av.codec.context.CodecContext:
     return context
 
 
-def _frame(name: str, params: EncodeParams, index: int, clock_text: str) -> av.VideoFrame:
-    image = draw_picture(name, params.width, params.height, index, params.fps, clock_text)
+def _frame(
+    name: str, params: EncodeParams, index: int, clock_text: str, clock_ms: int | None = None
+) -> av.VideoFrame:
+    image = draw_picture(name, params.width, params.height, index, params.fps, clock_text, clock_ms)
     frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
     frame.pts = index
     return frame
@@ -166,9 +188,10 @@ def encode_loop(name: str, params: EncodeParams) -> EncodedLoop:
         packets.extend(context.encode(_frame(name, params, index, label)))
     packets.extend(context.encode(None))
     units = []
-    for packet in packets[:frames]:
+    for position, packet in enumerate(packets[:frames]):
         nals = split_annexb(bytes(packet))
-        units.append(make_access_unit(params.codec, nals, bool(packet.is_keyframe)))
+        offset = packet.pts - position if params.bframes else 0
+        units.append(make_access_unit(params.codec, nals, bool(packet.is_keyframe), offset))
     if not units or not units[0].keyframe:
         raise RuntimeError("encoder did not start with a keyframe")
     parameter_sets = find_parameter_sets(params.codec, list(units[0].nals))
@@ -184,7 +207,10 @@ def _save(loop: EncodedLoop, path: Path) -> None:
     header = {
         "codec": loop.codec,
         "size": [loop.width, loop.height, loop.fps],
-        "units": [[u.keyframe, [len(n) for n in u.nals]] for u in loop.units],
+        "units": [
+            [u.keyframe, [len(n) for n in u.nals], *([u.pts_offset] if u.pts_offset else [])]
+            for u in loop.units
+        ],
     }
     head = json.dumps(header).encode()
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -203,12 +229,12 @@ def _load(path: Path) -> EncodedLoop:
     pos = 4 + head_len
     codec = header["codec"]
     units = []
-    for keyframe, lengths in header["units"]:
+    for keyframe, lengths, *offset in header["units"]:
         nals = []
         for length in lengths:
             nals.append(data[pos : pos + length])
             pos += length
-        units.append(make_access_unit(codec, nals, keyframe))
+        units.append(make_access_unit(codec, nals, keyframe, offset[0] if offset else 0))
     if pos != len(data) or not units:
         raise ValueError("cache file has the wrong length")
     width, height, fps = header["size"]
@@ -262,8 +288,16 @@ class LiveEncoder:
         self._thread.join(timeout=5)
 
     def take(self) -> AccessUnit | None:
+        """The next frame to send. Frames that waited (the encoder ran ahead while the
+        streams were set up) are skipped up to the newest keyframe: a live clock must
+        not lag a standing queue behind the wall clock."""
+        queue = self._queue
+        if len(queue) > 2:
+            newest_key = max((i for i, unit in enumerate(queue) if unit.keyframe), default=0)
+            for _ in range(newest_key):
+                queue.popleft()
         try:
-            return self._queue.popleft()
+            return queue.popleft()
         except IndexError:
             return None
 
@@ -277,7 +311,8 @@ class LiveEncoder:
             while not self._stop.is_set():
                 now = self._wall()
                 clock = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + " UTC"
-                for packet in context.encode(_frame(self._name, params, index, clock)):
+                frame = _frame(self._name, params, index, clock, int(now * 1000))
+                for packet in context.encode(frame):
                     nals = split_annexb(bytes(packet))
                     unit = make_access_unit(params.codec, nals, bool(packet.is_keyframe))
                     if not self.parameter_sets and unit.keyframe:

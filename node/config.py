@@ -74,6 +74,29 @@ class MetricsConfig(_Section):
     token: str | None = Field(default=None, min_length=16, max_length=256)
 
 
+class LiveConfig(_Section):
+    # STUN/TURN URLs for WebRTC live view ("stun:host:port", "turn:host:port"); empty:
+    # host candidates on the listen address only, for browsers on the same network.
+    ice_servers: tuple[str, ...] = ()
+    turn_username: str | None = Field(default=None, max_length=256)
+    turn_password: str | None = Field(default=None, max_length=256)
+    # playback: at most this much recorded video per request (the next starts there)
+    playback_window_s: float = Field(default=3600.0, ge=10, le=24 * 3600)
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _servers_from_text(cls, value: Any) -> Any:
+        return split_commas(value)
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _servers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not url.startswith(("stun:", "turn:", "turns:")) or len(url) > 256:
+                raise ValueError(f"{url[:64]!r} is not a stun:, turn: or turns: URL")
+        return value
+
+
 class DiscoveryConfig(_Section):
     ws_discovery_port: int = Field(default=3702, ge=1, le=65535)
     ws_discovery_timeout_s: float = Field(default=2.0, gt=0, le=30)
@@ -112,6 +135,7 @@ class NodeConfig(_Section):
     discovery: DiscoveryConfig = DiscoveryConfig()
     events: EventsConfig = EventsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    live: LiveConfig = LiveConfig()
 
     @field_validator("name")
     @classmethod

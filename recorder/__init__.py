@@ -11,9 +11,15 @@ its own-client stream plays, one poller thread shared by all cameras (`_poller`)
 every camera's socket every 0.4 s and remuxes what came; FFmpeg-read cameras read and
 remux on their own thread. A stop keeps everything received up to it.
 
-Public surface, what the node uses: CameraSource, CameraStatus, Period, RetentionPolicy,
-RecorderService, and the error classes; the `_private` modules may change freely."""
+Live view: each ingest feeds a LiveTap (`_live_tap`), the fan-out live viewers subscribe
+to on the event loop; a camera's sub-stream is opened on demand as a live-only stream
+(`_live_ingest`) while someone watches it.
 
+Public surface, what the node uses: CameraSource, CameraStatus, Period, RetentionPolicy,
+RecorderService, SegmentFile, the live types (LiveTap, LiveSubscription, LiveFrame,
+StreamInfo, LiveEnded) and the error classes; the `_private` modules may change freely."""
+
+from ._live_tap import LiveEnded, LiveFrame, LiveSubscription, LiveTap, StreamInfo
 from ._model import (
     CameraSource,
     CameraStatus,
@@ -24,7 +30,8 @@ from ._model import (
     RecorderError,
     RetentionPolicy,
 )
-from ._service import RecorderService
+from ._nal import parameter_sets
+from ._service import RecorderService, SegmentFile
 
 __all__ = [
     "CameraSource",
@@ -32,8 +39,15 @@ __all__ = [
     "ExportError",
     "IndexUnusable",
     "InvalidCameraId",
+    "LiveEnded",
+    "LiveFrame",
+    "LiveSubscription",
+    "LiveTap",
     "Period",
     "RecorderError",
     "RecorderService",
     "RetentionPolicy",
+    "SegmentFile",
+    "StreamInfo",
+    "parameter_sets",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import av
 
+from ._live_tap import LiveTap
 from ._segment_writer import SegmentRemuxer, SegmentSink, ingest_failure
 
 PROBE_SIZE_BYTES = 1_000_000  # keep the demuxer's probe buffer (memory per stream) small
@@ -44,6 +45,7 @@ def record_with_ffmpeg(
     sink: SegmentSink,
     stop: threading.Event,
     scrub: Callable[[str], str],
+    tap: LiveTap | None = None,
 ) -> str:
     """One attempt: connect, remux into segments until `stop` is set (returns) or an
     error or end of stream (raises IngestFailure with a scrubbed message)."""
@@ -53,7 +55,7 @@ def record_with_ffmpeg(
         raise ingest_failure(exc, scrub) from None
     try:
         remuxer = SegmentRemuxer(
-            inp, segment_seconds=segment_seconds, sink=sink, stop=stop, scrub=scrub
+            inp, segment_seconds=segment_seconds, sink=sink, stop=stop, scrub=scrub, tap=tap
         )
         return remuxer.run()
     finally:

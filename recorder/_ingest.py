@@ -25,6 +25,7 @@ from ._events import (
     SegmentProgress,
 )
 from ._ffmpeg_ingest import record_with_ffmpeg
+from ._live_tap import LiveTap
 from ._model import CONNECTING, ERROR, RECONNECTING, STOPPED, CameraSource
 from ._naming import segment_relpath
 from ._own_ingest import FastIngestUnsupported, FastSource, record_with_own_client
@@ -48,6 +49,7 @@ def record_attempt(
     stop: threading.Event,
     scrub: Callable[[str], str],
     fast: FastSource | None = None,
+    tap: LiveTap | None = None,
 ) -> str:
     """One attempt: connect, remux into segments until `stop` is set (returns) or an
     error or end of stream (raises IngestFailure with a scrubbed message). The own RTSP
@@ -61,6 +63,7 @@ def record_attempt(
                 sink=sink,
                 stop=stop,
                 scrub=scrub,
+                tap=tap,
             )
         except FastIngestUnsupported as why:
             # e.g. an audio track or B-frames: FFmpeg's RTSP client handles everything
@@ -74,6 +77,7 @@ def record_attempt(
         sink=sink,
         stop=stop,
         scrub=scrub,
+        tap=tap,
     )
 
 
@@ -89,8 +93,10 @@ class CameraIngest:
         storage_ok: Callable[[], bool],
         rng: random.Random | None = None,
         fast_ingest: bool = True,
+        tap: LiveTap | None = None,
     ) -> None:
         self.source = source
+        self.tap = tap  # live viewers of this camera are fed from its ingest
         self._fast = (
             FastSource(source.url, source.username, source.password) if fast_ingest else None
         )
@@ -192,6 +198,7 @@ class CameraIngest:
                         stop=self._attempt_stop,
                         scrub=scrub_text,
                         fast=self._fast,
+                        tap=self.tap,
                     )
                     last_error = self._interrupt_reason or "recording interrupted"
                     if self._interrupt_reason:

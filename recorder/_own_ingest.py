@@ -20,6 +20,7 @@ from fractions import Fraction
 
 import av
 
+from ._live_tap import LiveFrame, LiveTap, StreamInfo
 from ._nal import parameter_sets
 from ._poller import POLLER, POLLER_CHECK_S
 from ._rtp import InterleavedVideoReader, RtspProtocolError, TimestampUnwrapper
@@ -140,9 +141,11 @@ class _PolledAttempt:
         remuxer: SegmentRemuxer,
         stop: threading.Event,
         stall_timeout_s: float,
+        tap: LiveTap | None = None,
     ) -> None:
         self.client = client
         self.fast_input = fast_input
+        self.tap = tap
         self.remuxer = remuxer
         self.stop = stop
         self.stall_timeout_s = stall_timeout_s
@@ -157,7 +160,10 @@ class _PolledAttempt:
         if chunk:
             self.last_data = now
             push = self.remuxer.push
-            for packet in self.fast_input.packets(self.fast_input.units_of(chunk)):
+            units = self.fast_input.units_of(chunk)
+            if self.tap is not None:
+                self.tap.publish([LiveFrame(d, k, s, s) for d, k, s in units])
+            for packet in self.fast_input.packets(units):
                 push(packet)
         if closed:
             raise ConnectionError("camera closed the connection")
@@ -168,9 +174,23 @@ class _PolledAttempt:
         self.client.keepalive_if_due(now)
         return True
 
+    def watched(self) -> bool:
+        """Someone watches live: the poller reads this camera more often."""
+        tap = self.tap
+        return tap is not None and tap.viewers > 0
+
     def finish(self, error: BaseException | None) -> None:
         self.error = error
         self.done.set()
+
+
+def stream_info(fast_input: _FastInput, extradata: bytes) -> StreamInfo:
+    """The live description of an opened own-client stream: parameter sets from the
+    SDP, else from its first keyframe."""
+    first_key = next((data for data, key, _ in fast_input.pending if key), b"")
+    params = extradata or parameter_sets(first_key, fast_input.codec) or b""
+    context = fast_input.streams.video[0].codec_context
+    return StreamInfo(fast_input.codec, params, context.width, context.height)
 
 
 def record_with_own_client(
@@ -181,6 +201,7 @@ def record_with_own_client(
     sink: SegmentSink,
     stop: threading.Event,
     scrub: Callable[[str], str],
+    tap: LiveTap | None = None,
 ) -> str:
     """One attempt with the own client: connect and play on this (the camera's) thread,
     stream on the shared poller thread until `stop` is set (returns) or the stream fails
@@ -217,9 +238,12 @@ def record_with_own_client(
         # muxing move to the one poller thread shared by every fast ingest.
         remuxer.begin()
         try:
+            if tap is not None:
+                tap.start_stream(stream_info(fast_input, fast_input.extradata))
+                tap.publish([LiveFrame(d, k, s, s) for d, k, s in fast_input.pending])
             for packet in fast_input.packets(fast_input.take_pending()):
                 remuxer.push(packet)
-            attempt = _PolledAttempt(client, fast_input, remuxer, stop, stall_timeout_s)
+            attempt = _PolledAttempt(client, fast_input, remuxer, stop, stall_timeout_s, tap)
             client.set_nonblocking()
             POLLER.add(attempt)
             while not attempt.done.wait(POLLER_CHECK_S):

@@ -19,17 +19,23 @@ from ._rtsp_client import READ_INTERVAL_S
 log = logging.getLogger(__name__)
 
 POLLER_CHECK_S = 5.0  # how often a waiting camera thread checks the poller still runs
+WATCHED_INTERVAL_S = 0.02  # a camera someone watches live is read this often
 
 
 class Polled(Protocol):
     def poll(self, now: float) -> bool: ...  # False: over; raises: failed
 
+    def watched(self) -> bool: ...  # someone watches live: read it more often
+
     def finish(self, error: BaseException | None) -> None: ...
 
 
 class StreamPoller:
-    def __init__(self, interval_s: float = READ_INTERVAL_S) -> None:
+    def __init__(
+        self, interval_s: float = READ_INTERVAL_S, watched_interval_s: float = WATCHED_INTERVAL_S
+    ) -> None:
         self.interval_s = interval_s
+        self.watched_interval_s = watched_interval_s
         self._jobs: list[Polled] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -48,6 +54,10 @@ class StreamPoller:
         return thread is not None and thread.is_alive()
 
     def _run(self) -> None:
+        # Every job is read each `interval_s` (a full round); between full rounds, the
+        # jobs someone watches live are read every `watched_interval_s`, so a live
+        # viewer sees a frame within tens of milliseconds, not 0.4 s.
+        next_full = 0.0
         while True:
             with self._lock:
                 jobs = list(self._jobs)
@@ -56,7 +66,15 @@ class StreamPoller:
                 self._wake.clear()
                 continue
             started = time.monotonic()
+            full = started >= next_full
+            if full:
+                next_full = started + self.interval_s
+            any_watched = False
             for job in jobs:
+                watched = job.watched()
+                any_watched = any_watched or watched
+                if not (full or watched):
+                    continue
                 try:
                     alive = job.poll(started)
                     error = None
@@ -66,7 +84,10 @@ class StreamPoller:
                     with self._lock:
                         self._jobs.remove(job)
                     job.finish(error)
-            time.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+            pause = next_full - time.monotonic()
+            if any_watched:
+                pause = min(pause, self.watched_interval_s)
+            time.sleep(max(0.0, pause))
 
 
 POLLER = StreamPoller()

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import av
 
+from ._live_tap import LiveTap, StreamInfo
 from ._mp4boxes import repair_torn_tail
 from ._nal import parameter_sets
 from ._segment_probe import START_TAG, probe_segment
@@ -179,6 +180,7 @@ class SegmentRemuxer:
         scrub: Callable[[str], str],
         now_ms: Callable[[], int] = _now_ms,
         video_time_base: float | None = None,
+        tap: LiveTap | None = None,
     ) -> None:
         self.inp = inp
         self.now_ms = now_ms
@@ -209,6 +211,22 @@ class SegmentRemuxer:
         self.writer: _SegmentWriter | None = None
         self.params: bytes | None = None  # in-band parameter sets of the last keyframe
         self.new_params: bytes | None = None  # set once they differ from the stream's
+        # Live viewers of a camera read by FFmpeg's client get its packets from here
+        # (the own client publishes its access units before they become packets).
+        self.tap = tap
+        self.to_90k = self.tb_v * 90000
+        if tap is not None:
+            context = video.codec_context
+            extradata = bytes(context.extradata or b"")
+            tap.start_stream(
+                StreamInfo(
+                    self.codec,
+                    extradata if extradata[:3] in (b"\x00\x00\x01", b"\x00\x00\x00") else b"",
+                    self.width,
+                    self.height,
+                    reordered=bool(context.has_b_frames),
+                )
+            )
 
     def _open_segment(self, dts: int) -> None:
         start_ms = self.clock.start_segment(dts, self.now_ms())
@@ -300,6 +318,9 @@ class SegmentRemuxer:
                 return
             dts, pts = fixed
             key = pkt.is_keyframe
+            if self.tap is not None:
+                scale = self.to_90k
+                self.tap.publish_one(bytes(pkt), key, round(pts * scale), round(dts * scale))
             if key and (self._params_changed(pkt) or self.clock.should_cut(dts, True)):
                 if not self.width and not self._learn_size(pkt):
                     return

@@ -27,6 +27,8 @@ from ._events import (
 from ._export import export_segments
 from ._index import SegmentIndex, SegmentInsert, SegmentRow, SegmentUpdate
 from ._ingest import CameraIngest
+from ._live_ingest import LiveOnlyIngest
+from ._live_tap import LiveTap
 from ._model import (
     ERROR,
     RECONNECTING,
@@ -51,6 +53,7 @@ RETENTION_INTERVAL_S = 2.0
 WATCHDOG_INTERVAL_S = 1.0
 WATCHDOG_GRACE_S = 3.0  # beyond the socket timeout before an ingest is declared hung
 STOP_JOIN_TIMEOUT_S = 15.0
+LIVE_LINGER_S = 2.0  # a live-only stream stays open this long after its last viewer
 
 
 @dataclass
@@ -72,6 +75,22 @@ class _Live:
         return CameraStatus(
             camera_id, self.state, self.last_error, self.bitrate_bps, self.fps, last
         )
+
+
+@dataclass(frozen=True)
+class SegmentFile:
+    """A recorded segment file of this server, for playback."""
+
+    path: Path
+    start_ms: int
+    end_ms: int
+    codec: str
+
+
+@dataclass
+class _LiveOnly:
+    ingest: LiveOnlyIngest
+    closing: asyncio.TimerHandle | None = None
 
 
 @dataclass(slots=True)
@@ -140,6 +159,11 @@ class RecorderService:
         self._storage_full = False
         self._rng = random.Random()
         self.last_reconcile: ReconcileReport | None = None
+        # Live fan-out: the main stream of each recorded camera, and the live-only
+        # streams (sub-streams) opened while someone watches them.
+        self._taps: dict[str, LiveTap] = {}
+        self._live_only: dict[tuple[str, str], _LiveOnly] = {}
+        self._live_taps: dict[tuple[str, str], LiveTap] = {}
 
     # --- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
@@ -158,6 +182,8 @@ class RecorderService:
         ]
 
     async def stop(self) -> None:
+        for key in list(self._live_only):
+            self._close_live_only(key)
         await self.set_cameras({})
         await self._join_retired()
         for task in self._tasks:
@@ -194,6 +220,9 @@ class RecorderService:
             if camera_id not in sources:
                 self._set_state(camera_id, STOPPED, None)
                 del self._live[camera_id]
+        for camera_id in list(self._taps):
+            if camera_id not in sources:
+                self._taps.pop(camera_id).end_stream("this server no longer records the camera")
         await self._join_retired()
 
     def _start_ingest(self, source: CameraSource) -> None:
@@ -206,6 +235,7 @@ class RecorderService:
             storage_ok=lambda: not self._storage_full,
             rng=self._rng,
             fast_ingest=self.fast_ingest,
+            tap=self._tap_of(source.camera_id),
         )
         self._ingests[source.camera_id] = ingest
         self._live.setdefault(source.camera_id, _Live())
@@ -435,20 +465,116 @@ class RecorderService:
         # Forget abandoned threads that have finished.
         self._retired = [i for i in self._retired if not i.join(0)]
 
+    # --- live ----------------------------------------------------------------------
+    def _tap_of(self, camera_id: str) -> LiveTap:
+        # One tap per camera across its ingests: viewers stay through a reconnect.
+        tap = self._taps.get(camera_id)
+        if tap is None:
+            assert self._loop is not None, "recorder not started"
+            tap = self._taps[camera_id] = LiveTap(self._loop, camera_id)
+        return tap
+
+    def live_tap(self, camera_id: str) -> LiveTap | None:
+        """The live fan-out of a camera this server records (None when it does not)."""
+        return self._taps.get(camera_id) if camera_id in self._ingests else None
+
+    def open_live_only(self, key: tuple[str, str], source: CameraSource) -> LiveTap:
+        """The live fan-out of a stream that is watched but not recorded (e.g. a
+        camera's sub-stream), keyed by (camera id, stream name). The stream is opened
+        now (or kept) and closed LIVE_LINGER_S after its last viewer leaves."""
+        live = self._live_only.get(key)
+        if live is not None and live.ingest.source != source:
+            self._close_live_only(key)
+            live = None
+        if live is None:
+            assert self._loop is not None, "recorder not started"
+            tap = self._live_taps.get(key) or LiveTap(self._loop, f"{key[0]}/{key[1]}")
+            self._live_taps[key] = tap
+            tap.on_idle = lambda: self._idle_live_only(key)
+            live = self._live_only[key] = _LiveOnly(
+                LiveOnlyIngest(source, tap, self.stall_timeout_s)
+            )
+            live.ingest.start()
+        elif live.closing is not None:
+            live.closing.cancel()
+            live.closing = None
+        return self._live_taps[key]
+
+    def live_only_open(self) -> list[tuple[str, str]]:
+        """The live-only streams open now."""
+        return sorted(self._live_only)
+
+    def _idle_live_only(self, key: tuple[str, str]) -> None:
+        live = self._live_only.get(key)
+        if live is None or self._loop is None:
+            return
+        if live.closing is not None:
+            live.closing.cancel()
+        live.closing = self._loop.call_later(LIVE_LINGER_S, self._linger_over, key)
+
+    def _linger_over(self, key: tuple[str, str]) -> None:
+        tap = self._live_taps.get(key)
+        if tap is not None and tap.viewers == 0:
+            self._close_live_only(key)
+
+    def _close_live_only(self, key: tuple[str, str]) -> None:
+        live = self._live_only.pop(key, None)
+        self._live_taps.pop(key, None)
+        if live is None:
+            return
+        if live.closing is not None:
+            live.closing.cancel()
+        live.ingest.stop()  # its thread ends within a fraction of a second
+
     # --- queries --------------------------------------------------------------------
     def stored_bytes(self) -> int:
         """Bytes of video the index holds (any thread)."""
         return 0 if self._index is None else int(self._index.total_bytes())
 
+    async def find_periods(self, camera_id: str, start: datetime, end: datetime) -> list[Period]:
+        """`periods`, with the index queried on a worker thread (never on the loop)."""
+        start_ms, end_ms = _ms(start), _ms(end)
+        if end_ms <= start_ms or self._index is None:
+            return []
+        index = self._index
+        rows = await asyncio.to_thread(index.overlapping, camera_id, start_ms, end_ms)
+        return self._periods_from(rows, camera_id, start_ms, end_ms)
+
+    async def segment_files(
+        self, camera_id: str, start: datetime, end: datetime
+    ) -> list[SegmentFile]:
+        """This server's segment files of the camera overlapping [start, end), in
+        order; open ones reach as far as their last report (index on a worker thread)."""
+        start_ms, end_ms = _ms(start), _ms(end)
+        if end_ms <= start_ms or self._index is None:
+            return []
+        await self._flush()
+        index = self._index
+        rows = await asyncio.to_thread(index.overlapping, camera_id, start_ms, end_ms)
+        files = []
+        for row in rows:
+            segment = self._open.get(row.path)
+            row_end = max(row.end_ms, segment.end_ms) if segment is not None else row.end_ms
+            files.append(
+                SegmentFile(self.recordings_dir / row.path, row.start_ms, row_end, row.codec)
+            )
+        return sorted(files, key=lambda f: f.start_ms)
+
     def statuses(self) -> dict[str, CameraStatus]:
         return {camera_id: live.frozen(camera_id) for camera_id, live in self._live.items()}
 
     def periods(self, camera_id: str, start: datetime, end: datetime) -> list[Period]:
+        """Recorded periods (queries the index on the calling thread: from the event
+        loop use `find_periods`)."""
         start_ms, end_ms = _ms(start), _ms(end)
         if end_ms <= start_ms or self._index is None:
             return []
+        rows = self._index.overlapping(camera_id, start_ms, end_ms)
+        return self._periods_from(rows, camera_id, start_ms, end_ms)
+
+    def _periods_from(self, rows, camera_id: str, start_ms: int, end_ms: int) -> list[Period]:
         by_server: dict[str, dict[str, tuple[int, int]]] = {}
-        for row in self._index.overlapping(camera_id, start_ms, end_ms):
+        for row in rows:
             by_server.setdefault(row.server_id, {})[row.path] = (row.start_ms, row.end_ms)
         for rel, row in self._pending_inserts.items():
             if row.camera_id == camera_id:  # opened (maybe closed already) since the last flush
@@ -475,7 +601,8 @@ class RecorderService:
         if self._index is None:
             raise ExportError("recorder is not started")
         await self._flush()
-        rows = self._index.overlapping(camera_id, start_ms, end_ms)
+        index = self._index
+        rows = await asyncio.to_thread(index.overlapping, camera_id, start_ms, end_ms)
         segments = [(self.recordings_dir / r.path, r.start_ms) for r in rows]
         if not segments:
             raise ExportError(f"no recordings of camera {camera_id!r} in that range")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from node import __version__
@@ -16,6 +18,7 @@ from node.api import (
     event_routes,
     failover_routes,
     internal_routes,
+    live_routes,
     notification_routes,
     recording_routes,
     server_routes,
@@ -23,10 +26,13 @@ from node.api import (
     system_routes,
     web_routes,
 )
+from node.api.cors import SystemOriginCors
 from node.api.errors import ERROR_MEANINGS, install_error_handlers
 from node.api.models import ErrorOut
 from node.app import NodeRuntime
 
+# the browser player (an ES module), public like any page's scripts: no data in it
+PLAYER_DIR = Path(__file__).resolve().parent.parent / "web"
 # routes anyone may call; every other route must depend on require(role)
 # (/metrics checks its own optional token: [metrics] token in the configuration)
 PUBLIC_ROUTES = {
@@ -208,14 +214,21 @@ def create_app(node: NodeRuntime) -> FastAPI:
             status_routes,
             failover_routes,
             internal_routes,
+            live_routes,
         )
     ]
+    routers.append(live_routes.internal)
     for router in routers:
         app.include_router(router)
     _mark_roles(app, routers)
     app.include_router(web_routes.router)  # the web client's static files: public
+    app.mount("/player", StaticFiles(directory=PLAYER_DIR), name="player")
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestCounter, metrics=node.metrics)
+    app.add_middleware(
+        SystemOriginCors,
+        server_urls=lambda: [s.get("url") or "" for s in node.state.servers()],
+    )
     return app
 
 

@@ -135,6 +135,9 @@ async def add_camera(body: CameraIn, node: Node, _caller: Admin) -> CameraOut:
         if body.rtsp_url is not None:
             url, username, password = split_rtsp_url(body.rtsp_url)
             camera.update(source="rtsp", stream_url=url, username=username, password=password)
+            if body.sub_rtsp_url is not None:
+                # the sub-stream is opened with the main stream's credentials
+                camera["sub_stream_url"] = split_rtsp_url(body.sub_rtsp_url)[0]
         else:
             assert body.onvif is not None
             host = validate_host(body.onvif.host)
@@ -144,6 +147,9 @@ async def add_camera(body: CameraIn, node: Node, _caller: Admin) -> CameraOut:
             camera.update(
                 source="onvif",
                 stream_url=split_rtsp_url(info.stream_uri)[0],
+                sub_stream_url=(
+                    split_rtsp_url(info.sub_stream_uri)[0] if info.sub_stream_uri else None
+                ),
                 username=body.onvif.username or None,
                 password=body.onvif.password or None,
                 onvif={"host": host, "port": body.onvif.port, "profile_token": info.profile_token},

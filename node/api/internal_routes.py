@@ -162,7 +162,7 @@ async def local_periods(
 ) -> dict[str, Any]:
     start, end = query_range(start, end)
     try:
-        periods = node.recorder.periods(camera_id, start, end)
+        periods = await node.recorder.find_periods(camera_id, start, end)
     except RecorderError as error:
         raise ApiError(422, str(error)) from None
     return {"server_id": node.node_id, "periods": [period_to_json(p) for p in periods]}

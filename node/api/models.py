@@ -146,6 +146,11 @@ class CameraIn(_In):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
         | None
     ) = None
+    # the camera's second stream, shown live in grids (ONVIF cameras: found by itself)
+    sub_rtsp_url: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+        | None
+    ) = None
     home_server_id: Id | None = None
     priority: Priority = Priority.MEDIUM
     continuous_recording: StrictBool = True
@@ -154,6 +159,8 @@ class CameraIn(_In):
     def _one_source(self) -> CameraIn:
         if (self.onvif is None) == (self.rtsp_url is None):
             raise ValueError("give exactly one of onvif or rtsp_url")
+        if self.sub_rtsp_url is not None and self.rtsp_url is None:
+            raise ValueError("sub_rtsp_url goes with rtsp_url (ONVIF cameras name their own)")
         return self
 
 
@@ -208,6 +215,7 @@ class CameraOut(BaseModel):
     name: str
     source: str
     stream_url: str | None
+    sub_stream_url: str | None = None
     onvif: OnvifAddressOut | None
     manufacturer: str | None
     model: str | None

@@ -55,10 +55,18 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require(role: Role) -> Callable[[Request], Awaitable[Caller]]:
+def bearer_or_query_token(request: Request) -> str | None:
+    """The bearer token, or `?token=` for what a browser opens without headers (a
+    <video src>, a WebSocket)."""
+    return bearer_token(request) or request.query_params.get("token") or None
+
+
+def require(
+    role: Role, token_of: Callable[[Request], str | None] = bearer_token
+) -> Callable[[Request], Awaitable[Caller]]:
     async def check(request: Request) -> Caller:
         node = get_node(request)
-        if not node.state.is_member() and bearer_token(request):
+        if not node.state.is_member() and token_of(request):
             # the node left its system (last server detached): every token is void
             raise ApiError(
                 401,
@@ -66,7 +74,7 @@ def require(role: Role) -> Callable[[Request], Awaitable[Caller]]:
                 {"WWW-Authenticate": "Bearer"},
             )
         require_member(node)
-        caller = authenticate(node, bearer_token(request))
+        caller = authenticate(node, token_of(request))
         if not role_allows(caller.role, role):
             raise ApiError(403, f"this needs the {role.value} role (you are {caller.role.value})")
         return caller
@@ -76,6 +84,8 @@ def require(role: Role) -> Callable[[Request], Awaitable[Caller]]:
 
 
 Viewer = Annotated[Caller, Depends(require(Role.viewer))]
+# a viewer by bearer token or `?token=` (media a browser opens by URL)
+MediaViewer = Annotated[Caller, Depends(require(Role.viewer, bearer_or_query_token))]
 Admin = Annotated[Caller, Depends(require(Role.admin))]
 Owner = Annotated[Caller, Depends(require(Role.owner))]
 Node = Annotated[NodeRuntime, Depends(get_node)]

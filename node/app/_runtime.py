@@ -4,8 +4,8 @@ wires them to each other; the logic lives in the parts.
 
 The HTTP API (node/api/) reads and changes the node through this object
 (`app.state.node`); `start()`/`stop()` run in the API's lifespan. The runtime
-implements the small interfaces the parts declare: `FailoverHost` (node.failover) and
-`JoinHost` (node.system).
+implements the small interfaces the parts declare: `FailoverHost` (node.failover),
+`JoinHost` (node.system), `RecordingsHost` (node.recordings) and `LiveHost` (node.live).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from node.camerastate import CameraReport, CameraStates
 from node.config import NodeConfig
 from node.events import EventType, NewEvent
 from node.failover import FailoverService
+from node.live import LiveService, WebRtcSessions
 from node.membership import LoadSampler, MemberEvent
 from node.metrics import NodeMetrics
 from node.replication import HybridClock, Record, RecordStore, connect
@@ -145,6 +146,15 @@ class NodeRuntime:
             clock=clock,
         )
         self.metrics = NodeMetrics(lambda: build_snapshot(self))
+        self.live = LiveService(self)
+        live = config.live
+        self.webrtc = WebRtcSessions(
+            self.live,
+            config.listen_host,
+            live.ice_servers,
+            live.turn_username,
+            live.turn_password,
+        )
         self._http: httpx.AsyncClient | None = None
         self._own_server: dict[str, Any] | None = self.state.server(self.node_id)
         self._leaving = False
@@ -186,6 +196,8 @@ class NodeRuntime:
         log.info("node %s (%s) started, %s", self.node_id, self.config.name, membership)
 
     async def stop(self) -> None:
+        await self.webrtc.close_all()
+        await self.live.stop()
         await self.failover.stop()
         await self.camera_states.stop()
         await self.event_log.stop()
@@ -235,6 +247,10 @@ class NodeRuntime:
 
     def recorder_statuses(self) -> dict[str, CameraStatus]:
         return self.recorder.statuses()
+
+    def recorded_by(self, camera_id: str) -> str | None:
+        """A peer gossiped as recording the camera (live view relays from it)."""
+        return self.failover.recorded_by(camera_id)
 
     def channels_used(self) -> int:
         return sum(1 for s in self.recorder.statuses().values() if s.state != "stopped")

@@ -10,9 +10,11 @@ from node.recordings._across_servers import (
     MergeError,
     RecordingsHost,
     export_merged,
+    live_peers,
     merged_periods,
     period_to_json,
 )
+from node.recordings._merge import export_pieces
 
 __all__ = [
     "INTERNAL_EXPORT_PATH",
@@ -20,6 +22,8 @@ __all__ = [
     "MergeError",
     "RecordingsHost",
     "export_merged",
+    "export_pieces",
+    "live_peers",
     "merged_periods",
     "period_to_json",
 ]

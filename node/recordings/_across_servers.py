@@ -121,7 +121,7 @@ async def merged_periods(
 ) -> tuple[list[MergedPeriod], list[str]]:
     """Every reachable server's periods of the camera in [start, end), merged; and the
     ids of live servers that did not answer."""
-    periods = list(node.recorder.periods(camera_id, start, end))
+    periods = list(await node.recorder.find_periods(camera_id, start, end))
     peers = live_peers(node)
     results = await asyncio.gather(
         *(_remote_periods(node, sid, url, camera_id, start, end) for sid, url in peers),

@@ -2,6 +2,7 @@
 
 A camera record (kind "camera", key = camera id) holds:
   id, name, source ("onvif" | "rtsp"), stream_url (no credentials in it),
+  sub_stream_url (the second profile, for live grids; may be absent),
   username, password (never returned by the API), onvif {host, port} (for ONVIF
   cameras), manufacturer, model, serial, home_server_id, priority,
   continuous_recording, created_at.
@@ -75,6 +76,7 @@ def public_camera(
         "name": camera["name"],
         "source": camera.get("source", "rtsp"),
         "stream_url": camera.get("stream_url"),
+        "sub_stream_url": camera.get("sub_stream_url"),
         "onvif": None if not onvif else {"host": onvif["host"], "port": onvif["port"]},
         "manufacturer": camera.get("manufacturer"),
         "model": camera.get("model"),

@@ -41,9 +41,10 @@ NODE_LAYERS = {
     "failover": 4,
     "recordings": 4,
     "notify": 4,
-    "app": 5,
-    "api": 6,
-    "cli": 7,
+    "live": 5,
+    "app": 6,
+    "api": 7,
+    "cli": 8,
 }
 APP_IMPORTERS = ("node/api/", "node/cli/_run.py")
 

@@ -15,6 +15,7 @@ class Job:
         self.polled = 0
         self.result: tuple[BaseException | None] | None = None
         self.done = threading.Event()
+        self.is_watched = False
 
     def poll(self, now: float) -> bool:
         self.polled += 1
@@ -23,6 +24,9 @@ class Job:
                 raise self.error
             return False
         return True
+
+    def watched(self) -> bool:
+        return self.is_watched
 
     def finish(self, error: BaseException | None) -> None:
         self.result = (error,)
@@ -43,3 +47,15 @@ def test_jobs_run_each_round_until_over_and_failures_stay_with_their_job() -> No
     later = Job(2)  # the idle poller takes new jobs
     poller.add(later)
     assert later.done.wait(5) and later.result == (None,)
+
+
+def test_a_watched_job_is_read_between_full_rounds() -> None:
+    # full rounds every 10 s: only the watched job is read in between
+    poller = StreamPoller(interval_s=10.0, watched_interval_s=0.01)
+    watched, plain = Job(20), Job(1000)
+    watched.is_watched = True
+    poller.add(plain)
+    poller.add(watched)
+    assert watched.done.wait(5)
+    assert watched.polled == 20
+    assert plain.polled <= 2  # the first full round (and at most one more)
