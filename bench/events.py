@@ -318,7 +318,9 @@ delivered {notes["delivered_s"]:.0f} s after the kill.
 Webhook deliveries with a bad signature: {notes["unsigned"]}. Repeats (extra copies):
 {notes["repeats"] or "none"}. The receiver counts a POST when it arrives, before it
 answers, so the POST A had in flight at the kill counts as delivered although A never
-saw the answer; its deputy sends it again (as any at-least-once sender must). The log:
+saw the answer; its deputy sends it again (as any at-least-once sender must). A second
+repeat, when there is one, is most likely the event accepted just before the kill whose
+cursor had not reached a peer yet (the window the delivery code documents). The log:
 {notes["kinds"]}. "Not in the log": ids the
 receiver got that no survivor holds (written by A and sent, but not replicated
 before it died).
