@@ -7,7 +7,8 @@ nodes and `camkeep emulate` cameras on loopback.
 `chromium` (also named `browser`) is one browser for the whole session (Playwright
 cannot download its own here: Debian's /usr/bin/chromium); `screenshots` is a folder
 for the pages' pictures, printed at the end so a person can look at them. The tests
-skip with the reason when it or Playwright is missing. The node and emulator helpers of tests/integration are reused.
+skip with the reason when it or Playwright is missing. The node and emulator helpers
+of tests/integration are reused.
 """
 
 from __future__ import annotations
