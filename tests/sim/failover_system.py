@@ -28,9 +28,10 @@ from typing import Any
 
 import httpx
 
-from node.config import GossipConfig, membership_config
+from node.config import GossipConfig
 from node.failover import FailoverService
-from node.membership._types import LoadReport, MemberView
+from node.membership import membership_config
+from node.membership._types import LoadReport, MemberEvent, MemberView
 from recorder import CameraStatus
 from tests.sim.cluster import SimCluster, SimNode
 
@@ -225,16 +226,12 @@ class FailoverSystem:
 
     def _watch_membership(self, node: SimNode) -> None:
         """Poke the node's failover on every membership event, as the runtime does."""
-        schedule = node._schedule
-        seen = [len(node.events)]
 
-        def scheduled(after_tick: bool = False) -> None:
-            schedule(after_tick)
-            if len(node.events) != seen[0]:
-                seen[0] = len(node.events)
-                self.poke(node.node_id)
+        def on_event(event: MemberEvent) -> None:
+            node.events.append(event)
+            self.poke(node.node_id)
 
-        node._schedule = scheduled  # type: ignore[method-assign]
+        node.runtime.set_event_callback(on_event)
 
     def _sample(self) -> None:
         self.samples.append((self.clock.now, self.recording()))
