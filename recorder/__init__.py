@@ -11,9 +11,16 @@ its own-client stream plays, one poller thread shared by all cameras (`_poller`)
 every camera's socket every 0.4 s and remuxes what came; FFmpeg-read cameras read and
 remux on their own thread. A stop keeps everything received up to it.
 
-Public surface, what the node uses: CameraSource, CameraStatus, Period, RetentionPolicy,
-RecorderService, and the error classes; the `_private` modules may change freely."""
+Gap fill: `RecorderService.fill_from_edge` downloads a range of a camera's own recording
+(ONVIF Profile G replay, `_edge_fill`) into segments flagged as edge, paced by a shared
+`TokenBucket`; the index also keeps the gaps a fill works on or could not fill (`GapRow`).
 
+Public surface, what the node uses: CameraSource, CameraStatus, Period, RetentionPolicy,
+RecorderService, EdgeSource, FillResult, GapRow, TokenBucket, and the error classes; the
+`_private` modules may change freely."""
+
+from ._edge_fill import EdgeFillError, EdgeSource, FillResult
+from ._index import GapRow
 from ._model import (
     CameraSource,
     CameraStatus,
@@ -24,16 +31,22 @@ from ._model import (
     RecorderError,
     RetentionPolicy,
 )
+from ._rate import TokenBucket
 from ._service import RecorderService
 
 __all__ = [
     "CameraSource",
     "CameraStatus",
+    "EdgeFillError",
+    "EdgeSource",
     "ExportError",
+    "FillResult",
+    "GapRow",
     "IndexUnusable",
     "InvalidCameraId",
     "Period",
     "RecorderError",
     "RecorderService",
     "RetentionPolicy",
+    "TokenBucket",
 ]

@@ -9,17 +9,28 @@ from node.recordings._across_servers import (
     INTERNAL_PERIODS_PATH,
     MergeError,
     RecordingsHost,
+    Timeline,
+    TimelineGap,
     export_merged,
+    gap_row_to_json,
     merged_periods,
+    merged_timeline,
     period_to_json,
 )
+from node.recordings._merge import coverage, inner_gaps
 
 __all__ = [
     "INTERNAL_EXPORT_PATH",
     "INTERNAL_PERIODS_PATH",
     "MergeError",
     "RecordingsHost",
+    "Timeline",
+    "TimelineGap",
+    "coverage",
     "export_merged",
+    "gap_row_to_json",
+    "inner_gaps",
     "merged_periods",
+    "merged_timeline",
     "period_to_json",
 ]
