@@ -25,26 +25,29 @@ def _status(state: str) -> CameraStatus:
 
 
 def test_a_camera_this_node_records_shows_the_recorders_status() -> None:
-    status, server = camera_state({"id": "c1"}, NODE, {"c1": _status("recording")}, "node-b")
-    assert server == NODE
-    assert status["state"] == "recording"
+    statuses = {"c1": _status("recording")}
+    status, server = camera_state({"id": "c1"}, NODE, statuses, [], frozenset({NODE}), 0.0)
+    assert server == NODE and status["server_id"] == NODE
+    assert status["state"] == "recording" and status["stale"] is False
     assert status["fps"] == 25.0 and status["bitrate_bps"] == 4_000_000.0
     assert status["last_frame_at"] == "2026-12-02T10:00:00.120000Z"
 
 
-def test_a_camera_recorded_elsewhere_names_the_peer_and_says_remote() -> None:
+def test_a_camera_nobody_reports_says_why_it_is_not_recorded() -> None:
     record = {"id": "c1", "home_server_id": "node-b"}
-    status, server = camera_state(record, NODE, {"c1": _status("stopped")}, "node-b")
-    assert (status["state"], server) == ("remote", "node-b")
+    status, server = camera_state(
+        record, NODE, {"c1": _status("stopped")}, [], frozenset({NODE}), 0.0, "no free channel"
+    )
+    assert (status["state"], status["reason"], server) == ("not_recorded", "no free channel", None)
     assert status["last_frame_at"] is None
 
 
 def test_disabled_and_own_camera_not_yet_connected() -> None:
+    alive = frozenset({NODE})
     off = {"id": "c1", "home_server_id": NODE, "continuous_recording": False}
-    assert camera_state(off, NODE, {}, None)[0]["state"] == "disabled"
-    assert camera_state({"id": "c1", "home_server_id": NODE}, NODE, {}, None)[0]["state"] == (
-        "connecting"
-    )
+    assert camera_state(off, NODE, {}, [], alive, 0.0)[0]["state"] == "disabled"
+    own = {"id": "c1", "home_server_id": NODE}
+    assert camera_state(own, NODE, {}, [], alive, 0.0)[0]["state"] == "connecting"
 
 
 def _peer(node_id: str, system_id: str | None) -> SeenPeer:
