@@ -163,8 +163,10 @@ def test_kill_of_node_recording_edge_cameras_leaves_no_hole(
     for camera_id in camera_ids:
         answer = timeline(node3, token, camera_id, start, end)  # any node answers the same
         assert max(holes(answer, start, end), default=0.0) <= FRAME_S + TOLERANCE_S, answer
+        # filled by the backup that took the camera over (and, when the loss was noticed
+        # late on a busy machine, the rest by node1 once it records the camera again)
         edge = [p for p in answer["periods"] if p["source"] == "edge"]
-        assert edge and {p["server_id"] for p in edge} <= {ids["node2"], ids["node3"]}, answer
+        assert {p["server_id"] for p in edge} & {ids["node2"], ids["node3"]}, answer
         assert answer["gaps"] == []
 
     with node2.api(token) as api:
