@@ -3,6 +3,10 @@
 `fetch_stream_uri` turns every way this can fail into a `CameraAddError` whose
 `kind` says what happened (unreachable, timeout, unauthorized, not_onvif,
 no_stream) and whose str() is a reason fit to show a user.
+
+`fetch_edge_recording` asks a camera for its own recording (ONVIF Profile G: the
+recording, search and replay services): the range it holds and the replay URI;
+None when the camera has no edge storage.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -202,5 +207,90 @@ async def fetch_stream_uri(
     """The camera's identity and main-profile stream URI; CameraAddError on failure."""
     try:
         return await asyncio.wait_for(_query(host, port, username, password), timeout_s)
+    except TimeoutError:
+        raise CameraAddError("timeout", f"camera did not answer within {timeout_s:g} s") from None
+
+
+SEARCH_NS = "http://www.onvif.org/ver10/search/wsdl"
+REPLAY_NS = "http://www.onvif.org/ver10/replay/wsdl"
+RECORDING_NS = "http://www.onvif.org/ver10/recording/wsdl"
+
+
+@dataclass(frozen=True)
+class EdgeRecording:
+    """A camera's own recording (edge storage) and the range it holds now."""
+
+    recording_token: str
+    replay_uri: str  # credentials not embedded
+    earliest: datetime | None  # UTC; None when it holds nothing yet
+    latest: datetime | None
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def _query_edge(
+    host: str, port: int, username: str | None, password: str | None
+) -> EdgeRecording | None:
+    from onvif import ONVIFCamera
+
+    camera = ONVIFCamera(host, port, username or "", password or "", no_cache=True)
+    step = "GetServices"
+    try:
+        await camera.update_xaddrs()
+        if not {SEARCH_NS, REPLAY_NS} <= set(camera.xaddrs or {}):
+            return None  # no Profile G: the camera keeps no recording of its own
+        step = "FindRecordings"
+        search = await camera.create_search_service()
+        token = await search.FindRecordings({"Scope": {}, "KeepAliveTime": timedelta(seconds=10)})
+        step = "GetRecordingSearchResults"
+        results = await search.GetRecordingSearchResults({"SearchToken": token, "MaxResults": 8})
+        found = list(getattr(results, "RecordingInformation", None) or [])
+        if not found:
+            return None
+        info = found[0]
+        step = "GetReplayUri"
+        replay = await camera.create_replay_service()
+        uri = await replay.GetReplayUri(
+            {
+                "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                "RecordingToken": info.RecordingToken,
+            }
+        )
+        if not uri or not str(uri).lower().startswith("rtsp://"):
+            return None
+        return EdgeRecording(
+            recording_token=str(info.RecordingToken),
+            replay_uri=strip_credentials(str(uri)),
+            earliest=_utc(getattr(info, "EarliestRecording", None)),
+            latest=_utc(getattr(info, "LatestRecording", None)),
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # every library error becomes one clear reason
+        log.debug("ONVIF %s on %s:%s failed", step, host, port, exc_info=True)
+        raise _classify(error, step) from None
+    finally:
+        try:
+            await camera.close()
+        except Exception:
+            log.debug("closing ONVIF client failed", exc_info=True)
+
+
+async def fetch_edge_recording(
+    host: str,
+    port: int,
+    username: str | None,
+    password: str | None,
+    timeout_s: float = 10.0,
+) -> EdgeRecording | None:
+    """The camera's own recording (Profile G), or None when it has none; a
+    CameraAddError (unreachable, timeout, unauthorized, not_onvif) when it cannot be
+    asked."""
+    try:
+        return await asyncio.wait_for(_query_edge(host, port, username, password), timeout_s)
     except TimeoutError:
         raise CameraAddError("timeout", f"camera did not answer within {timeout_s:g} s") from None

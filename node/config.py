@@ -97,6 +97,16 @@ class LiveConfig(_Section):
         return value
 
 
+class GapFillConfig(_Section):
+    """Filling recording gaps from the cameras' own storage (ONVIF Profile G)."""
+
+    enabled: bool = True
+    max_bytes_per_s: int = Field(default=4_000_000, gt=0)  # all fills of this node together
+    max_concurrent: int = Field(default=2, ge=1, le=64)
+    lookback_s: float = Field(default=600.0, gt=0, le=7 * 86400)
+    sweep_interval_s: float = Field(default=30.0, gt=0, le=3600)
+
+
 class DiscoveryConfig(_Section):
     ws_discovery_port: int = Field(default=3702, ge=1, le=65535)
     ws_discovery_timeout_s: float = Field(default=2.0, gt=0, le=30)
@@ -132,6 +142,7 @@ class NodeConfig(_Section):
     login: LoginConfig = LoginConfig()
     gossip: GossipConfig = GossipConfig()
     failover: FailoverConfig = FailoverConfig()
+    gapfill: GapFillConfig = GapFillConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
     events: EventsConfig = EventsConfig()
     metrics: MetricsConfig = MetricsConfig()

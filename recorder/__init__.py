@@ -15,10 +15,17 @@ Live view: each ingest feeds a LiveTap (`_live_tap`), the fan-out live viewers s
 to on the event loop; a camera's sub-stream is opened on demand as a live-only stream
 (`_live_ingest`) while someone watches it.
 
+Gap fill: `RecorderService.fill_from_edge` downloads a range of a camera's own recording
+(ONVIF Profile G replay, `_edge_fill`) into segments flagged as edge, paced by a shared
+`TokenBucket`; the index also keeps the gaps a fill works on or could not fill (`GapRow`).
+
 Public surface, what the node uses: CameraSource, CameraStatus, Period, RetentionPolicy,
 RecorderService, SegmentFile, the live types (LiveTap, LiveSubscription, LiveFrame,
-StreamInfo, LiveEnded) and the error classes; the `_private` modules may change freely."""
+StreamInfo, LiveEnded), the gap-fill types (EdgeSource, FillResult, GapRow, TokenBucket)
+and the error classes; the `_private` modules may change freely."""
 
+from ._edge_fill import EdgeFillError, EdgeSource, FillResult
+from ._index import GapRow
 from ._live_tap import LiveEnded, LiveFrame, LiveSubscription, LiveTap, StreamInfo
 from ._model import (
     CameraSource,
@@ -31,12 +38,17 @@ from ._model import (
     RetentionPolicy,
 )
 from ._nal import parameter_sets
+from ._rate import TokenBucket
 from ._service import RecorderService, SegmentFile
 
 __all__ = [
     "CameraSource",
     "CameraStatus",
+    "EdgeFillError",
+    "EdgeSource",
     "ExportError",
+    "FillResult",
+    "GapRow",
     "IndexUnusable",
     "InvalidCameraId",
     "LiveEnded",
@@ -49,5 +61,6 @@ __all__ = [
     "RetentionPolicy",
     "SegmentFile",
     "StreamInfo",
+    "TokenBucket",
     "parameter_sets",
 ]

@@ -23,7 +23,11 @@ def export_segments(
     """Remux the segments (path, start UTC ms), in order, into one seekable MP4 covering
     [start_ms, end_ms]: it begins at the keyframe at or before start_ms and its
     timestamps continue across segments (gaps between segments are closed up). Stops
-    early at a segment whose codec or picture size differs from the first."""
+    early at a segment whose codec or picture size differs from the first.
+
+    Segments may overlap (video downloaded from the camera's storage next to what was
+    recorded live): a segment is played up to where the next one starts, which is a
+    keyframe, so no instant is played twice."""
     tmp = out_path.with_name(out_path.name + ".part")
     out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
     written = 0
@@ -34,7 +38,8 @@ def export_segments(
         next_offset_s = 0.0
         last_out: dict[int, float] = {}
         started = False
-        for seg_path, seg_start_ms in segments:
+        for position, (seg_path, seg_start_ms) in enumerate(segments):
+            following = segments[position + 1][1] if position + 1 < len(segments) else None
             try:
                 inp = av.open(str(seg_path))
             except (av.FFmpegError, OSError) as exc:
@@ -56,6 +61,12 @@ def export_segments(
                     break
                 rel_start_s = (start_ms - seg_start_ms) / 1000.0
                 rel_end_s = (end_ms - seg_start_ms) / 1000.0
+                # the next segment takes over where it starts (only when it starts later)
+                rel_cut_s = (
+                    (following - seg_start_ms) / 1000.0
+                    if following is not None and following > seg_start_ms
+                    else float("inf")
+                )
                 offset_s = next_offset_s
                 gop: list = []
                 streams = [v] + ([a] if a is not None and out_a is not None else [])
@@ -68,6 +79,8 @@ def export_segments(
                     is_video = pkt.stream_index == v.index
                     if is_video and t >= rel_end_s:
                         done = True
+                        break
+                    if is_video and t >= rel_cut_s:
                         break
                     if not started:
                         if is_video and pkt.is_keyframe and t <= rel_start_s:

@@ -35,6 +35,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE segments ADD COLUMN open INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX segments_start ON segments (start_ms);
     """,
+    # v3: segments downloaded from the camera's own storage (gap fill), and the gaps
+    # of a camera's timeline that a fill is working on or could not fill.
+    """
+    ALTER TABLE segments ADD COLUMN edge INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE gaps (
+        camera_id TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (camera_id, start_ms)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -52,6 +67,7 @@ class SegmentRow:
     width: int
     height: int
     open: bool
+    edge: bool = False  # downloaded from the camera's own storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,7 @@ class SegmentInsert:
     width: int
     height: int
     open: bool  # still being written
+    edge: bool = False  # downloaded from the camera's own storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +97,28 @@ class SegmentUpdate:
     open: bool
 
 
-_COLUMNS = "id, camera_id, server_id, start_ms, end_ms, path, bytes, codec, width, height, open"
+_COLUMNS = (
+    "id, camera_id, server_id, start_ms, end_ms, path, bytes, codec, width, height, open, edge"
+)
+_GAP_COLUMNS = "camera_id, start_ms, end_ms, state, reason, attempts, updated_ms"
+
+
+@dataclass(frozen=True, slots=True)
+class GapRow:
+    """A hole in a camera's timeline that a fill from the camera's storage is working
+    on (`state` "pending") or could not fill (`state` "unfillable", with a reason)."""
+
+    camera_id: str
+    start_ms: int
+    end_ms: int
+    state: str
+    reason: str
+    attempts: int
+    updated_ms: int
 
 
 def _row(values: Sequence) -> SegmentRow:
-    return SegmentRow(*values[:10], bool(values[10]))
+    return SegmentRow(*values[:10], bool(values[10]), bool(values[11]))
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
@@ -175,15 +209,17 @@ class SegmentIndex:
         width: int,
         height: int,
         open_: bool,
+        edge: bool = False,
     ) -> int:
         with self._lock:
             cur = self._conn.execute(
                 "INSERT INTO segments (camera_id, server_id, start_ms, end_ms, path, bytes,"
-                " codec, width, height, open) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " codec, width, height, open, edge) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(path) DO UPDATE SET camera_id=excluded.camera_id,"
                 " server_id=excluded.server_id, start_ms=excluded.start_ms,"
                 " end_ms=excluded.end_ms, bytes=excluded.bytes, codec=excluded.codec,"
-                " width=excluded.width, height=excluded.height, open=excluded.open",
+                " width=excluded.width, height=excluded.height, open=excluded.open,"
+                " edge=excluded.edge",
                 (
                     camera_id,
                     server_id,
@@ -195,6 +231,7 @@ class SegmentIndex:
                     width,
                     height,
                     int(open_),
+                    int(edge),
                 ),
             )
             return cur.lastrowid
@@ -212,7 +249,8 @@ class SegmentIndex:
             try:
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO segments (camera_id, server_id, start_ms, end_ms,"
-                    " path, bytes, codec, width, height, open) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " path, bytes, codec, width, height, open, edge)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     [
                         (
                             i.camera_id,
@@ -225,6 +263,7 @@ class SegmentIndex:
                             i.width,
                             i.height,
                             int(i.open),
+                            int(i.edge),
                         )
                         for i in inserts
                     ],
@@ -255,3 +294,38 @@ class SegmentIndex:
     def delete_ids(self, ids: Iterable[int]) -> None:
         with self._lock:
             self._conn.executemany("DELETE FROM segments WHERE id = ?", [(i,) for i in ids])
+
+    # --- gaps a fill from the camera's storage works on or could not fill -------------
+    def put_gap(self, gap: GapRow) -> None:
+        with self._lock:
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO gaps ({_GAP_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                (
+                    gap.camera_id,
+                    gap.start_ms,
+                    gap.end_ms,
+                    gap.state,
+                    gap.reason,
+                    gap.attempts,
+                    gap.updated_ms,
+                ),
+            )
+
+    def gaps(
+        self, camera_id: str | None = None, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[GapRow]:
+        """Gap rows (of one camera, overlapping [start_ms, end_ms] when given)."""
+        sql, args = f"SELECT {_GAP_COLUMNS} FROM gaps WHERE 1", []
+        if camera_id is not None:
+            sql, args = sql + " AND camera_id = ?", [*args, camera_id]
+        if start_ms is not None and end_ms is not None:
+            sql, args = sql + " AND start_ms < ? AND end_ms > ?", [*args, end_ms, start_ms]
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY camera_id, start_ms", args).fetchall()
+        return [GapRow(*r) for r in rows]
+
+    def delete_gap(self, camera_id: str, start_ms: int) -> None:
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM gaps WHERE camera_id = ? AND start_ms = ?", (camera_id, start_ms)
+            )

@@ -58,6 +58,7 @@ class Period:
     start: datetime  # UTC, tz-aware
     end: datetime
     server_id: str
+    source: str = "live"  # "live": recorded from the stream; "edge": from the camera's storage
 
 
 @dataclass(frozen=True)

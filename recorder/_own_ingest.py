@@ -85,16 +85,21 @@ class _FastInput:
             for i, (data, key, _) in enumerate(units):
                 if not key:
                     continue
-                head = data if parameter_sets(data, self.codec) else self.extradata + data
-                self.template = av.open(io.BytesIO(head), format=self.codec)
-                if not self.template.streams.video:
-                    raise IngestFailure("camera's first keyframe cannot be read")
-                self.streams.video.append(self.template.streams.video[0])
+                self.describe_by(data)
                 self.pending = units[i:]
                 return
         if stop.is_set():
             raise IngestFailure("stopped before the first keyframe")
         raise IngestFailure("camera ended the stream")
+
+    def describe_by(self, keyframe: bytes) -> None:
+        """Describe the stream by its first keyframe (with the SDP's parameter sets
+        when the keyframe does not carry its own)."""
+        head = keyframe if parameter_sets(keyframe, self.codec) else self.extradata + keyframe
+        self.template = av.open(io.BytesIO(head), format=self.codec)
+        if not self.template.streams.video:
+            raise IngestFailure("camera's first keyframe cannot be read")
+        self.streams.video.append(self.template.streams.video[0])
 
     def take_pending(self) -> list[tuple[bytes, bool, int]]:
         pending, self.pending = self.pending, []

@@ -110,6 +110,7 @@ def reconcile(
             width=info.width,
             height=info.height,
             open_=False,
+            edge=row.edge if row is not None else info.edge,
         )
         (report.added if row is None else report.closed).append(rel)
     return report

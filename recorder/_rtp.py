@@ -20,6 +20,14 @@ class RtspProtocolError(Exception):
     """The camera answered something we cannot use."""
 
 
+class RtspStatusError(RtspProtocolError):
+    """The camera answered a request with an error status (`status`)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class MediaTrack:
     kind: str  # "video" | "audio" | other m= kinds

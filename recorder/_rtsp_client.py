@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from ._rtp import MediaTrack, RtspProtocolError, authorization, parse_sdp
+from ._rtp import MediaTrack, RtspProtocolError, RtspStatusError, authorization, parse_sdp
 
 USER_AGENT = "camkeep"
 RECV_BYTES = 256 * 1024
@@ -34,6 +34,7 @@ class RtspClient:
         password: str | None,
         timeout_s: float,
         stop: threading.Event | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme.lower() != "rtsp" or not parts.hostname:
@@ -56,6 +57,8 @@ class RtspClient:
         self._nc = 0
         self._early_frames: list[tuple[int, bytes]] = []
         self.content_base = url
+        # Sent with every request (a replay client's `Require: onvif-replay`).
+        self.extra_headers = dict(extra_headers or {})
 
     # --- requests ---------------------------------------------------------------------
     def connect(self) -> None:
@@ -86,7 +89,7 @@ class RtspClient:
                 self._auth_challenges, method, uri, self.username, self.password or "", self._nc
             )
             lines.append(f"Authorization: {value}")
-        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines += [f"{k}: {v}" for k, v in {**self.extra_headers, **headers}.items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def request(
@@ -103,7 +106,7 @@ class RtspClient:
             status, answer, body = self._read_response()
         if status != 200:
             reason = "unauthorized (check the camera's user and password)" if status == 401 else ""
-            raise RtspProtocolError(f"{method} answered {status} {reason}".rstrip())
+            raise RtspStatusError(f"{method} answered {status} {reason}".rstrip(), status)
         return status, answer, body
 
     def describe(self) -> list[MediaTrack]:
@@ -126,9 +129,11 @@ class RtspClient:
                 with contextlib.suppress(ValueError):
                     self._session_timeout_s = max(5.0, float(value))
 
-    def play(self) -> None:
-        self.request("PLAY", self.content_base, {"Range": "npt=0.000-"})
+    def play(self, headers: dict[str, str] | None = None) -> dict[str, list[str]]:
+        """PLAY (live by default: `Range: npt=0.000-`); the answer's headers."""
+        _, answer, _ = self.request("PLAY", self.content_base, headers or {"Range": "npt=0.000-"})
         self._keepalive_at = time.monotonic() + self._session_timeout_s / 2
+        return answer
 
     def keepalive_if_due(self, now: float) -> None:
         """Keep the session alive (GET_PARAMETER) every half session timeout; never
@@ -223,11 +228,18 @@ class RtspClient:
         body, self._buffer = self._buffer[:length], self._buffer[length:]
         return int(parts[1]), headers, body
 
-    def chunks(self) -> Iterator[bytes]:
-        """The interleaved bytes after PLAY, as read (frames may be split across chunks;
-        InterleavedVideoReader reassembles them). Sends the keep-alives.
-        Once `stop` is set, what the socket already holds is read and yielded, then the
-        iteration ends: a stop keeps everything received up to it."""
+    def received(self) -> Iterator[bytes]:
+        """The interleaved bytes after PLAY as fast as they come, blocking on the
+        socket (up to the timeout: RtspStalled); ends when the camera closes. For a
+        download, where the caller paces the reading."""
+        yield from self._take_early()
+        while True:
+            try:
+                yield self._recv()
+            except ConnectionError:
+                return
+
+    def _take_early(self) -> Iterator[bytes]:
         early = b"".join(
             b"$" + bytes((channel,)) + len(payload).to_bytes(2, "big") + payload
             for channel, payload in self._early_frames
@@ -237,6 +249,13 @@ class RtspClient:
         self._buffer = b""
         if pending:
             yield pending
+
+    def chunks(self) -> Iterator[bytes]:
+        """The interleaved bytes after PLAY, as read (frames may be split across chunks;
+        InterleavedVideoReader reassembles them). Sends the keep-alives.
+        Once `stop` is set, what the socket already holds is read and yielded, then the
+        iteration ends: a stop keeps everything received up to it."""
+        yield from self._take_early()
         while True:
             # Wake up a few times a second and take what gathered in the socket buffer,
             # rather than once per packet: thread wake-ups are most of an ingest's CPU.

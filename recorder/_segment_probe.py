@@ -12,6 +12,12 @@ from pathlib import Path
 import av
 
 START_TAG = "camkeep start_ms="  # in the MP4 comment: start time more precise than the name
+EDGE_TAG = " edge=1"  # after the start: downloaded from the camera's own storage
+
+
+def segment_comment(start_ms: int, edge: bool) -> str:
+    """The MP4 comment a segment is tagged with (read back when the index is rebuilt)."""
+    return f"{START_TAG}{start_ms}{EDGE_TAG if edge else ''}"
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class SegmentProbe:
     codec: str
     width: int
     height: int
+    edge: bool = False  # tagged as downloaded from the camera's own storage
 
 
 def probe_segment(path: Path) -> SegmentProbe | None:
@@ -41,13 +48,16 @@ def probe_segment(path: Path) -> SegmentProbe | None:
                 last = end if last is None else max(last, end)
             comment = inp.metadata.get("comment", "")
             start_ms = None
+            edge = False
             if comment.startswith(START_TAG):
+                value, _, rest = comment[len(START_TAG) :].partition(" ")
+                edge = (" " + rest).startswith(EDGE_TAG)
                 try:
-                    start_ms = int(comment[len(START_TAG) :])
+                    start_ms = int(value)
                 except ValueError:
                     start_ms = None
             duration_ms = 0 if first is None else round((last - first) * tb * 1000)
             ctx = video.codec_context
-            return SegmentProbe(start_ms, duration_ms, ctx.name, ctx.width, ctx.height)
+            return SegmentProbe(start_ms, duration_ms, ctx.name, ctx.width, ctx.height, edge)
     except (av.FFmpegError, OSError, UnicodeDecodeError):
         return None

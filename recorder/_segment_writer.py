@@ -27,7 +27,7 @@ import av
 from ._live_tap import LiveTap, StreamInfo
 from ._mp4boxes import repair_torn_tail
 from ._nal import parameter_sets
-from ._segment_probe import START_TAG, probe_segment
+from ._segment_probe import probe_segment, segment_comment
 from ._timeline import SegmentClock, TimestampFixer
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class _SegmentWriter:
         start_ms: int,
         size: tuple[int, int],
         extradata: bytes | None,
+        edge: bool = False,
     ) -> None:
         self.relpath = relpath
         self.path = path
@@ -119,7 +120,7 @@ class _SegmentWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.container = av.open(str(path), "w", format="mp4", options=SEGMENT_MUX_OPTIONS)
         try:
-            self.container.metadata["comment"] = f"{START_TAG}{start_ms}"
+            self.container.metadata["comment"] = segment_comment(start_ms, edge)
             self.video = self.container.add_stream_from_template(video)
             if extradata is not None:  # the camera changed its parameter sets in-band
                 self.video.codec_context.extradata = extradata
@@ -181,8 +182,10 @@ class SegmentRemuxer:
         now_ms: Callable[[], int] = _now_ms,
         video_time_base: float | None = None,
         tap: LiveTap | None = None,
+        edge: bool = False,
     ) -> None:
         self.inp = inp
+        self.edge = edge  # segments of a download from the camera's own storage
         self.now_ms = now_ms
         self.sink = sink
         self.stop = stop
@@ -239,6 +242,7 @@ class SegmentRemuxer:
             start_ms,
             (self.width, self.height),
             self.new_params,
+            self.edge,
         )
         self.sink.segment_opened(relpath, start_ms, self.codec, self.width, self.height)
 

@@ -11,12 +11,14 @@ import contextlib
 import logging
 import random
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ._edge_fill import EdgeSource, FillResult, download_edge_range
 from ._events import (
     IngestEvent,
     IngestStateChanged,
@@ -25,7 +27,7 @@ from ._events import (
     SegmentProgress,
 )
 from ._export import export_segments
-from ._index import SegmentIndex, SegmentInsert, SegmentRow, SegmentUpdate
+from ._index import GapRow, SegmentIndex, SegmentInsert, SegmentRow, SegmentUpdate
 from ._ingest import CameraIngest
 from ._live_ingest import LiveOnlyIngest
 from ._live_tap import LiveTap
@@ -43,8 +45,10 @@ from ._model import (
 )
 from ._naming import validate_camera_id
 from ._periods import merge_spans
+from ._rate import TokenBucket
 from ._reconcile import ReconcileReport, reconcile
 from ._retention import StoredSegment, choose_deletions
+from ._urls import scrub
 
 log = logging.getLogger(__name__)
 
@@ -564,35 +568,40 @@ class RecorderService:
         return {camera_id: live.frozen(camera_id) for camera_id, live in self._live.items()}
 
     def periods(self, camera_id: str, start: datetime, end: datetime) -> list[Period]:
-        """Recorded periods (queries the index on the calling thread: from the event
-        loop use `find_periods`)."""
+        """This server's periods of the camera in [start, end) (queries the index on the
+        calling thread: from the event loop use `find_periods`); video downloaded from
+        the camera's own storage makes periods of its own (source "edge")."""
         start_ms, end_ms = _ms(start), _ms(end)
         if end_ms <= start_ms or self._index is None:
             return []
         rows = self._index.overlapping(camera_id, start_ms, end_ms)
         return self._periods_from(rows, camera_id, start_ms, end_ms)
 
-    def _periods_from(self, rows, camera_id: str, start_ms: int, end_ms: int) -> list[Period]:
-        by_server: dict[str, dict[str, tuple[int, int]]] = {}
+    def _periods_from(
+        self, rows: list[SegmentRow], camera_id: str, start_ms: int, end_ms: int
+    ) -> list[Period]:
+        live = (self.server_id, False)
+        by_source: dict[tuple[str, bool], dict[str, tuple[int, int]]] = {}
         for row in rows:
-            by_server.setdefault(row.server_id, {})[row.path] = (row.start_ms, row.end_ms)
+            key = (row.server_id, row.edge)
+            by_source.setdefault(key, {})[row.path] = (row.start_ms, row.end_ms)
         for rel, row in self._pending_inserts.items():
             if row.camera_id == camera_id:  # opened (maybe closed already) since the last flush
                 start_ms_p = self._pending_starts.get(rel, row.start_ms)
-                by_server.setdefault(self.server_id, {})[rel] = (start_ms_p, row.end_ms)
+                by_source.setdefault(live, {})[rel] = (start_ms_p, row.end_ms)
         for rel, segment in self._open.items():
             if segment.camera_id == camera_id:  # growing segments: newer than the index
-                by_server.setdefault(self.server_id, {})[rel] = (segment.start_ms, segment.end_ms)
+                by_source.setdefault(live, {})[rel] = (segment.start_ms, segment.end_ms)
         for rel, update in self._pending_updates.items():
-            mine = by_server.get(self.server_id, {})
+            mine = by_source.get(live, {})
             if rel in mine:
                 mine[rel] = (mine[rel][0], max(mine[rel][1], update.end_ms))
         periods = [
-            Period(_dt(s), _dt(e), server_id)
-            for server_id, spans in by_server.items()
+            Period(_dt(s), _dt(e), server_id, "edge" if edge else "live")
+            for (server_id, edge), spans in by_source.items()
             for s, e in merge_spans(spans.values(), start_ms, end_ms)
         ]
-        return sorted(periods, key=lambda p: (p.start, p.server_id))
+        return sorted(periods, key=lambda p: (p.start, p.server_id, p.source))
 
     async def export(self, camera_id: str, start: datetime, end: datetime, out_path: Path) -> Path:
         start_ms, end_ms = _ms(start), _ms(end)
@@ -608,3 +617,62 @@ class RecorderService:
             raise ExportError(f"no recordings of camera {camera_id!r} in that range")
         out_path = Path(out_path)
         return await asyncio.to_thread(export_segments, segments, start_ms, end_ms, out_path)
+
+    # --- filling gaps from the camera's own storage -----------------------------------
+    async def fill_from_edge(
+        self,
+        camera_id: str,
+        source: EdgeSource,
+        start: datetime,
+        end: datetime,
+        *,
+        bucket: TokenBucket,
+        stop: threading.Event,
+        timeout_s: float = 10.0,
+    ) -> FillResult:
+        """Download [start, end] of the camera's own recording (Profile G replay) into
+        segments marked as edge and index them; runs in a worker thread. Raises
+        EdgeFillError (with what it wrote before failing)."""
+        validate_camera_id(camera_id)
+        start_ms, end_ms = _ms(start), _ms(end)
+        if end_ms <= start_ms:
+            raise RecorderError("fill range is empty: end must be after start")
+        index = self._index
+        if index is None:
+            raise RecorderError("recorder is not started")
+        return await asyncio.to_thread(
+            download_edge_range,
+            source,
+            camera_id,
+            start_ms,
+            end_ms,
+            recordings_dir=self.recordings_dir,
+            server_id=self.server_id,
+            index=index,
+            segment_seconds=self.segment_seconds,
+            bucket=bucket,
+            stop=stop,
+            timeout_s=timeout_s,
+            scrub=lambda text: scrub(text, source.password),
+        )
+
+    def gaps(
+        self,
+        camera_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[GapRow]:
+        """Gaps noted in the index (a fill working on them, or unfillable)."""
+        if self._index is None:
+            return []
+        if start is None or end is None:
+            return self._index.gaps(camera_id)
+        return self._index.gaps(camera_id, _ms(start), _ms(end))
+
+    def put_gap(self, gap: GapRow) -> None:
+        if self._index is not None:
+            self._index.put_gap(gap)
+
+    def delete_gap(self, camera_id: str, start_ms: int) -> None:
+        if self._index is not None:
+            self._index.delete_gap(camera_id, start_ms)

@@ -28,7 +28,7 @@ from node.api.query_range import query_range
 from node.api.security import Node, get_node
 from node.camerastate import StateError as CameraStateError
 from node.events import EventError
-from node.recordings import period_to_json
+from node.recordings import gap_row_to_json, period_to_json
 from node.replication import ReplicaError, parse_records, record_to_json
 from node.security import JoinTokenError, request_target, verify_join_token
 from node.system import JoinError, accept_join, add_server
@@ -165,7 +165,12 @@ async def local_periods(
         periods = await node.recorder.find_periods(camera_id, start, end)
     except RecorderError as error:
         raise ApiError(422, str(error)) from None
-    return {"server_id": node.node_id, "periods": [period_to_json(p) for p in periods]}
+    notes = node.recorder.gaps(camera_id, start, end)
+    return {
+        "server_id": node.node_id,
+        "periods": [period_to_json(p) for p in periods],
+        "gaps": [gap_row_to_json(g) for g in notes],
+    }
 
 
 @router.get("/internal/cameras/{camera_id}/export", response_class=FileResponse)

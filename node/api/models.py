@@ -247,10 +247,24 @@ class PeriodOut(BaseModel):
     end: datetime
     server_id: str  # the server whose disk holds this period
     overlap: bool = False  # another server holds video of part of it too (failback, partition)
+    # "live": recorded from the stream; "edge": downloaded afterwards from the camera's
+    # own storage (ONVIF Profile G) to fill a gap
+    source: str = "live"
+
+
+class GapOut(BaseModel):
+    """A hole between two stretches of video, and why it is there: "filling" (a fill
+    from the camera's storage works on it), "no_edge_storage", "edge_overwritten",
+    "not_on_edge", "edge_unreachable", or "not_recorded"."""
+
+    start: datetime
+    end: datetime
+    reason: str
 
 
 class PeriodsOut(BaseModel):
     periods: list[PeriodOut]  # merged from every live server, sorted by start
+    gaps: list[GapOut] = []  # holes between periods inside the range, with the reason
     # live servers that did not answer (their periods are missing); only when some did not
     unreachable_servers: list[str] | None = None
 

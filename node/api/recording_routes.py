@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from node.api.errors import ApiError
-from node.api.models import PeriodOut, PeriodsOut
+from node.api.models import GapOut, PeriodOut, PeriodsOut
 from node.api.query_range import IsoTime, query_range
 from node.api.security import Node, Viewer
-from node.recordings import MergeError, export_merged, merged_periods
+from node.recordings import MergeError, export_merged, merged_timeline
 from recorder import RecorderError
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,17 @@ async def recordings(
     start, end = query_range(start, end)
     if node.state.camera(camera_id) is None:
         raise ApiError(404, f"no camera {camera_id!r}")
-    # every live server's periods, merged (node.recordings)
-    periods, unreachable = await merged_periods(node, camera_id, start, end)
+    # every live server's periods, merged, and the gaps between them with the reason
+    timeline = await merged_timeline(node, camera_id, start, end)
     return PeriodsOut(
         periods=[
-            PeriodOut(start=p.start, end=p.end, server_id=p.server_id, overlap=p.overlap)
-            for p in periods
+            PeriodOut(
+                start=p.start, end=p.end, server_id=p.server_id, overlap=p.overlap, source=p.source
+            )
+            for p in timeline.periods
         ],
-        unreachable_servers=unreachable or None,
+        gaps=[GapOut(start=g.start, end=g.end, reason=g.reason) for g in timeline.gaps],
+        unreachable_servers=timeline.unreachable or None,
     )
 
 
@@ -73,3 +77,10 @@ async def export(
         filename=filename,
         background=BackgroundTask(out_path.unlink, missing_ok=True),
     )
+
+
+@router.get("/gapfill")
+async def gapfill_status(node: Node, _caller: Viewer) -> dict[str, Any]:
+    """Gap fill on this server: the fills it finished lately (gap length, how long the
+    download took), the cameras it is about to check, the servers it counts as lost."""
+    return node.gapfill.status()

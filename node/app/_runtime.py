@@ -5,7 +5,8 @@ wires them to each other; the logic lives in the parts.
 The HTTP API (node/api/) reads and changes the node through this object
 (`app.state.node`); `start()`/`stop()` run in the API's lifespan. The runtime
 implements the small interfaces the parts declare: `FailoverHost` (node.failover),
-`JoinHost` (node.system), `RecordingsHost` (node.recordings) and `LiveHost` (node.live).
+`JoinHost` (node.system), `RecordingsHost` (node.recordings), `LiveHost` (node.live)
+and `GapFillHost` (node.gapfill).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from node.camerastate import CameraReport, CameraStates
 from node.config import NodeConfig
 from node.events import EventType, NewEvent
 from node.failover import FailoverService
+from node.gapfill import GapFillService
 from node.live import LiveService, WebRtcSessions
 from node.membership import LoadSampler, MemberEvent
 from node.metrics import NodeMetrics
@@ -60,6 +62,11 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internode c
 T = TypeVar("T")
 # events after which the failover plan is worked out again at once
 FAILOVER_POKE_EVENTS = frozenset({"camera_status", "server_state", "config_changed"})
+# Gap fill starts where a lost server may have stopped recording: its last fragment
+# and the reader's batch (about 1 s) before it stopped answering, which was at most
+# four probe rounds before it was suspected (dead_after_s before it was declared dead).
+LOST_TAIL_S = 1.0
+SUSPECT_AFTER_PROBES = 4
 
 
 class NodeRuntime:
@@ -155,6 +162,12 @@ class NodeRuntime:
             live.turn_username,
             live.turn_password,
         )
+        self.gapfill = GapFillService(
+            self,
+            config.gapfill,
+            suspect_margin_s=SUSPECT_AFTER_PROBES * config.gossip.interval_s + LOST_TAIL_S,
+            dead_margin_s=config.gossip.dead_after_s + LOST_TAIL_S,
+        )
         self._http: httpx.AsyncClient | None = None
         self._own_server: dict[str, Any] | None = self.state.server(self.node_id)
         self._leaving = False
@@ -188,9 +201,11 @@ class NodeRuntime:
         if self.config.join_token:
             self._spawn(self.auto_join.run())
         self.events.listen(self._poke_failover)
+        self.events.listen(self.gapfill.on_event)
         await self.failover.start()
         await self.event_log.start()
         self.camera_states.start()
+        await self.gapfill.start()
         await self.sync_recorder()
         membership = "member" if self.state.is_member() else "undefined"
         log.info("node %s (%s) started, %s", self.node_id, self.config.name, membership)
@@ -198,6 +213,7 @@ class NodeRuntime:
     async def stop(self) -> None:
         await self.webrtc.close_all()
         await self.live.stop()
+        await self.gapfill.stop()
         await self.failover.stop()
         await self.camera_states.stop()
         await self.event_log.stop()
@@ -283,6 +299,23 @@ class NodeRuntime:
         self.events.publish({**event, "status": status_json(status)})
         self.event_log.on_status(status)
         self.camera_states.poke()
+
+    def publish_event(self, event: dict[str, Any]) -> None:
+        """An event of a part (gap fill) to WebSocket clients; a gap's outcome also
+        goes to the system's event log, as `recording_gap` with the fill's verdict
+        (without `seconds`: the video lost while a camera was offline is already
+        counted by the camera's own recording_gap)."""
+        self.events.publish(event)
+        if event.get("type") == EventType.RECORDING_GAP.value:
+            details = {k: event.get(k) for k in ("start", "end", "state", "reason")}
+            self.event_log.record(
+                NewEvent(
+                    EventType.RECORDING_GAP.value,
+                    server_id=self.node_id,
+                    camera_id=event.get("camera_id"),
+                    details={"fill": details.pop("state"), **details},
+                )
+            )
 
     def _poke_failover(self, event: dict[str, Any]) -> None:
         if event.get("type") in FAILOVER_POKE_EVENTS:

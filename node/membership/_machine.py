@@ -22,6 +22,16 @@ attempt to one dead member or seed address, heal partitions and joins. The perio
 one sends only a digest of the member table first: the two whole tables (several
 datagrams each way at 100 nodes, half of all gossip bytes) are exchanged only when the
 digests differ, which is when there is something to heal.
+
+With no other member to ask for an indirect probe (a system of two), a probe that
+times out asks the runtime for a direct liveness check of the target's TCP port (the
+API listens on the gossip port number): `pop_liveness_checks()`, answered with
+`on_liveness()`. A refused connection means nothing listens there any more (the
+process died; its host answers for it), so the member is dead at once instead of
+after the whole unconfirmed suspicion. Any other answer (connected, timed out)
+changes nothing: the suspicion runs as before, so a lossy link that drops datagrams
+cannot kill a member this way, and a hung process that the kernel still accepts
+connections for is still found by the probes.
 """
 
 from __future__ import annotations
@@ -95,6 +105,7 @@ class Membership:
         self._seeds_due = False
         self._timers: Timers | None = None
         self._left = False
+        self._checks: list[tuple[str, str]] = []  # (node id, address) to check over TCP
 
     # ------------------------------------------------------------------ public API
 
@@ -143,6 +154,23 @@ class Membership:
         """Membership changes since the last call, oldest first."""
         events, self._events = self._events, []
         return events
+
+    def pop_liveness_checks(self) -> list[tuple[str, str]]:
+        """(node id, address) of members whose TCP port the runtime should try now."""
+        checks, self._checks = self._checks, []
+        return checks
+
+    def on_liveness(self, node_id: str, verdict: str, now: float) -> list[Outgoing]:
+        """The answer to a liveness check: "refused" (nothing listens: dead now),
+        "open" or "unknown" (no conclusion: the suspicion goes on)."""
+        m = self._members.get(node_id)
+        if verdict != "refused" or m is None or m.state not in LIVE or self._left:
+            return []
+        self.stats["refused_checks"] += 1
+        if m.state == "alive":
+            self._set_state(m, "suspect", now, origin=self.self_id)
+        self._set_state(m, "dead", now, origin=self.self_id)
+        return []
 
     def next_deadline(self) -> float | None:
         """When on_tick next has something to do (None: call on_tick now)."""
@@ -235,6 +263,8 @@ class Membership:
         if target is None or target.state not in LIVE:
             return []
         helpers = [m for m in self._live() if m.node_id != p.target]
+        if not helpers and self.config.direct_checks:
+            self._checks.append((target.node_id, target.address))  # nobody else to ask
         chosen = self._rng.sample(helpers, min(self.config.indirect_probes, len(helpers)))
         self.stats["indirect_probes"] += len(chosen)
         body = {"t": target.node_id, "ta": target.address, "k": p.seq}

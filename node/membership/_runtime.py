@@ -8,9 +8,11 @@
     rt.members()                          # {node id: MemberView}, with load
     await rt.stop(graceful=True)          # graceful: tell the others we leave
 
-I/O goes through two seams: a `DatagramNetwork` (UDP by default, see _transport.py) and
-a `Scheduler` (the asyncio loop by default, see _clock.py). tests/sim gives both fakes
-and so runs this very code over a simulated network and clock.
+I/O goes through three seams: a `DatagramNetwork` (UDP by default, see _transport.py),
+a `Scheduler` (the asyncio loop by default, see _clock.py) and a `LivenessProbe` (a TCP
+connect, see _liveness.py: the membership asks for one when no other member can probe
+indirectly). tests/sim gives fakes of all three and so runs this very code over a
+simulated network and clock.
 
 Time: the scheduler's monotonic `now()` is the membership's `now` (liveness never
 follows wall-clock steps); wall milliseconds only stamp datagrams for the codec's
@@ -54,6 +56,7 @@ from typing import Any
 from node.membership._address import format_address, is_ip_literal, parse_address, peer_address
 from node.membership._clock import AsyncioScheduler, Scheduler, TimerHandle
 from node.membership._codec import GossipCodec, GossipRejected, GossipTooLarge
+from node.membership._liveness import LivenessProbe, TcpLivenessProbe
 from node.membership._machine import Membership
 from node.membership._transport import Address, DatagramNetwork, DatagramTransport, UdpNetwork
 from node.membership._types import (
@@ -134,6 +137,7 @@ class GossipRuntime:
         network: DatagramNetwork | None = None,
         scheduler: Scheduler | None = None,
         rng: random.Random | None = None,
+        liveness: LivenessProbe | None = None,
     ) -> None:
         """`host`/`port`: where to bind (port 0: the system picks; see `address`).
         `advertise`: the "IP:port" others reach us at, when the bind host is a
@@ -159,6 +163,7 @@ class GossipRuntime:
         self._epoch = epoch
         self._network: DatagramNetwork = network or UdpNetwork()
         self._scheduler: Scheduler = scheduler or AsyncioScheduler()
+        self._liveness: LivenessProbe = liveness or TcpLivenessProbe()
         self._rng = rng or random.Random()
         # Built now so a bad node id / system id / secret fails at construction.
         codec_args: dict[str, int] = {} if window_ms is None else {"window_ms": window_ms}
@@ -226,6 +231,7 @@ class GossipRuntime:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._liveness.close()
         if graceful and self._membership is not None and self._transport is not None:
             self._send(self._membership.leave(self._scheduler.now()))
             self._forward_events()
@@ -404,6 +410,26 @@ class GossipRuntime:
             except Exception:
                 self._counters["callback_errors"] += 1
                 log.exception("gossip: member event callback failed")
+        for node_id, address in m.pop_liveness_checks():
+            self._counters["liveness_checks"] += 1
+            self._liveness.check(
+                address,
+                self.config.probe_interval_s,
+                lambda verdict, node_id=node_id: self._on_liveness(node_id, verdict),
+            )
+
+    def _on_liveness(self, node_id: str, verdict: str) -> None:
+        m = self._membership
+        if m is None or self._stopped:
+            return
+        now = self._scheduler.now()
+        try:
+            self._send(m.on_liveness(node_id, verdict, now))
+            self._forward_events()
+            self._arm(now)
+        except Exception:
+            self._counters["internal_error"] += 1
+            log.exception("gossip: error handling a liveness check")
 
     async def _resolve_peer(self, host: str, port: int, node_id: str | None) -> None:
         loop = asyncio.get_running_loop()

@@ -30,6 +30,8 @@ class MembershipConfig:
     probe_interval_s: float = 0.2  # one probe started every interval (round robin)
     probe_timeout_s: float = 0.1  # no direct ack by then: ask k peers to probe
     indirect_probes: int = 3  # k peers asked for an indirect probe
+    # with no peer to ask (two members), try the target's TCP port: refused -> dead
+    direct_checks: bool = True
     # Lifeguard-style suspicion: the timeout shrinks from max to min as independent
     # peers confirm the suspicion, so a dead node goes fast and a lone lossy link slow.
     suspicion_min_s: float = 0.5

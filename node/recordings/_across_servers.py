@@ -1,6 +1,7 @@
 """A camera's recordings across servers: fetch every server's periods, export one MP4.
 
     periods, unreachable = await merged_periods(node, camera_id, start, end)
+    timeline = await merged_timeline(node, camera_id, start, end)  # + gaps and why
     await export_merged(node, camera_id, start, end, out_path)
 
 Each live member is asked over signed HTTP (node.security's internode authentication, through
@@ -9,6 +10,11 @@ export, for its local piece (`INTERNAL_EXPORT_PATH`); this node's own come from 
 recorder. The merge itself is pure (`_merge.py`); the pieces are joined by PyAV in a
 thread (`_concat.py`). A server that does not answer is
 left out and named in `unreachable`: its video is still on its disk.
+
+Periods downloaded from a camera's own storage (gap fill) are marked `source: "edge"`.
+The gaps of a timeline are the holes between two stretches of video; each server's
+answer also names the gaps its recorder noted (a fill working on them, or why the
+camera's storage could not fill them), so every node gives the same reasons.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -25,10 +32,10 @@ from urllib.parse import quote
 import httpx
 
 from node.recordings._concat import ConcatError, concat_mp4
-from node.recordings._merge import MergedPeriod, Piece, export_pieces, merge_periods
+from node.recordings._merge import MergedPeriod, Piece, export_pieces, inner_gaps, merge_periods
 from node.system import Server, SystemState
 from node.timefmt import parse_utc_iso, utc_iso
-from recorder import ExportError, Period, RecorderError, RecorderService
+from recorder import ExportError, GapRow, Period, RecorderError, RecorderService
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,9 @@ INTERNAL_EXPORT_PATH = "/api/v1/internal/cameras/{camera_id}/export"
 PERIODS_TIMEOUT_S = 3.0
 PIECE_TIMEOUT_S = 120.0
 MAX_PERIODS_PER_SERVER = 100_000
+MAX_GAPS_PER_SERVER = 10_000
+NOT_RECORDED = "not_recorded"  # a hole nobody has tried (or could try) to fill
+FILLING = "filling"  # a fill from the camera's storage is working on it
 
 
 class RecordingsHost(Protocol):
@@ -56,12 +66,74 @@ class MergeError(Exception):
     """Nothing to export in that range on any reachable server."""
 
 
+@dataclass(frozen=True)
+class GapNote:
+    """What a server's recorder knows of a gap: a fill is working on it ("pending"),
+    filled it ("filled") or could not ("unfillable", with the reason)."""
+
+    start: datetime
+    end: datetime
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TimelineGap:
+    start: datetime
+    end: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    periods: list[MergedPeriod]
+    gaps: list[TimelineGap]
+    unreachable: list[str]
+
+
 def period_to_json(period: Period | MergedPeriod) -> dict[str, Any]:
     return {
         "start": utc_iso(period.start),
         "end": utc_iso(period.end),
         "server_id": period.server_id,
+        "source": period.source,
     }
+
+
+def gap_row_to_json(row: GapRow) -> dict[str, Any]:
+    return {
+        "start": utc_iso(_dt(row.start_ms)),
+        "end": utc_iso(_dt(row.end_ms)),
+        "state": row.state,
+        "reason": row.reason,
+    }
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _note(row: GapRow) -> GapNote:
+    return GapNote(_dt(row.start_ms), _dt(row.end_ms), row.state, row.reason)
+
+
+def parse_gap_notes(body: Any) -> list[GapNote]:
+    """The gap notes of one server's internal answer (none when it sends none);
+    ValueError when malformed."""
+    items = body.get("gaps", []) if isinstance(body, dict) else []
+    if not isinstance(items, list) or len(items) > MAX_GAPS_PER_SERVER:
+        raise ValueError("'gaps' must be a list")
+    notes = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValueError("a gap must be an object")
+        state, reason = item.get("state"), item.get("reason")
+        if not isinstance(state, str) or not isinstance(reason, str):
+            raise ValueError("a gap needs a state and a reason")
+        start, end = _parse_time(item.get("start")), _parse_time(item.get("end"))
+        if end > start:
+            notes.append(GapNote(start, end, state[:32], reason[:64]))
+    return notes
 
 
 def parse_periods(body: Any, server_id: str) -> list[Period]:
@@ -78,8 +150,9 @@ def parse_periods(body: Any, server_id: str) -> list[Period]:
             raise ValueError("a period must be an object")
         start = _parse_time(item.get("start"))
         end = _parse_time(item.get("end"))
+        source = "edge" if item.get("source") == "edge" else "live"
         if end > start:
-            periods.append(Period(start=start, end=end, server_id=server_id))
+            periods.append(Period(start=start, end=end, server_id=server_id, source=source))
     return periods
 
 
@@ -104,27 +177,27 @@ def _path(template: str, camera_id: str) -> str:
     return template.format(camera_id=quote(camera_id, safe=""))
 
 
-async def _remote_periods(
+async def _remote_answer(
     node: RecordingsHost, server_id: str, url: str, camera_id: str, start: datetime, end: datetime
-) -> list[Period]:
+) -> tuple[list[Period], list[GapNote]]:
     answer = await node.http_client().get(
         url.rstrip("/") + _path(INTERNAL_PERIODS_PATH, camera_id),
         params={"start": utc_iso(start), "end": utc_iso(end)},
         timeout=PERIODS_TIMEOUT_S,
     )
     answer.raise_for_status()
-    return parse_periods(answer.json(), server_id)
+    body = answer.json()
+    return parse_periods(body, server_id), parse_gap_notes(body)
 
 
-async def merged_periods(
+async def _gather(
     node: RecordingsHost, camera_id: str, start: datetime, end: datetime
-) -> tuple[list[MergedPeriod], list[str]]:
-    """Every reachable server's periods of the camera in [start, end), merged; and the
-    ids of live servers that did not answer."""
+) -> tuple[list[Period], list[GapNote], list[str]]:
     periods = list(await node.recorder.find_periods(camera_id, start, end))
+    notes = [_note(row) for row in node.recorder.gaps(camera_id, start, end)]
     peers = live_peers(node)
     results = await asyncio.gather(
-        *(_remote_periods(node, sid, url, camera_id, start, end) for sid, url in peers),
+        *(_remote_answer(node, sid, url, camera_id, start, end) for sid, url in peers),
         return_exceptions=True,
     )
     unreachable = []
@@ -133,8 +206,42 @@ async def merged_periods(
             log.warning("recordings: no periods from %s (%s): %r", server_id, url, result)
             unreachable.append(server_id)
         else:
-            periods.extend(result)
+            periods.extend(result[0])
+            notes.extend(result[1])
+    return periods, notes, unreachable
+
+
+async def merged_periods(
+    node: RecordingsHost, camera_id: str, start: datetime, end: datetime
+) -> tuple[list[MergedPeriod], list[str]]:
+    """Every reachable server's periods of the camera in [start, end), merged; and the
+    ids of live servers that did not answer."""
+    periods, _, unreachable = await _gather(node, camera_id, start, end)
     return merge_periods(periods), unreachable
+
+
+def gap_reason(start: datetime, end: datetime, notes: list[GapNote]) -> str:
+    """Why [start, end) holds no video, from what the servers noted about it: the
+    reason a fill could not fill it, else "filling" while one works on it, else
+    "not_recorded"."""
+    touching = [n for n in notes if n.start < end and n.end > start]
+    unfillable = [n for n in touching if n.state == "unfillable"]
+    if unfillable:
+        return max(unfillable, key=lambda n: min(n.end, end) - max(n.start, start)).reason
+    if any(n.state == "pending" for n in touching):
+        return FILLING
+    return NOT_RECORDED
+
+
+async def merged_timeline(
+    node: RecordingsHost, camera_id: str, start: datetime, end: datetime
+) -> Timeline:
+    """The merged periods, the gaps between them with their reasons, and the live
+    servers that did not answer."""
+    periods, notes, unreachable = await _gather(node, camera_id, start, end)
+    merged = merge_periods(periods)
+    holes = [TimelineGap(s, e, gap_reason(s, e, notes)) for s, e in inner_gaps(merged, start, end)]
+    return Timeline(merged, holes, unreachable)
 
 
 async def _fetch_piece(

@@ -19,6 +19,7 @@ sides of a partition). How the merged timeline presents that:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ class MergedPeriod:
     end: datetime
     server_id: str
     overlap: bool = False
+    source: str = "live"  # "edge": downloaded from the camera's own storage
 
 
 @dataclass(frozen=True)
@@ -56,13 +58,13 @@ def _clip(periods: Iterable[Period], start: datetime, end: datetime) -> list[Per
 
 def merge_periods(periods: Iterable[Period]) -> list[MergedPeriod]:
     """Every server's periods as one sorted timeline, overlaps between servers marked."""
-    unique = sorted({(p.start, p.end, p.server_id) for p in periods if p.end > p.start})
+    unique = sorted({(p.start, p.end, p.server_id, p.source) for p in periods if p.end > p.start})
     merged = []
-    for i, (start, end, server_id) in enumerate(unique):
+    for i, (start, end, server_id, source) in enumerate(unique):
         overlap = False
         # sorted by start: only neighbours starting before `end` can overlap
         for j in range(len(unique)):
-            s2, e2, sid2 = unique[j]
+            s2, e2, sid2, _ = unique[j]
             if j == i or sid2 == server_id:
                 continue
             if s2 >= end:
@@ -70,7 +72,7 @@ def merge_periods(periods: Iterable[Period]) -> list[MergedPeriod]:
             if e2 > start:
                 overlap = True
                 break
-        merged.append(MergedPeriod(start, end, server_id, overlap))
+        merged.append(MergedPeriod(start, end, server_id, overlap, source))
     return merged
 
 
@@ -84,6 +86,20 @@ def coverage(periods: Iterable[Period | MergedPeriod]) -> list[tuple[datetime, d
         else:
             spans.append((start, end))
     return spans
+
+
+def inner_gaps(
+    periods: Iterable[Period | MergedPeriod], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The holes of [start, end) between two stretches of video: where a recording
+    stopped and started again (not before the first video nor after the last)."""
+    spans = coverage(periods)
+    holes = []
+    for (_, previous_end), (next_start, _) in itertools.pairwise(spans):
+        s, e = max(previous_end, start), min(next_start, end)
+        if e > s:
+            holes.append((s, e))
+    return holes
 
 
 def gaps(

@@ -23,7 +23,7 @@ from node.membership import (
     parse_address,
 )
 from node.membership._machine import Membership
-from tests.sim.fakes import FakeClock, FakeNetwork, NodeScheduler
+from tests.sim.fakes import FakeClock, FakeLivenessProbe, FakeNetwork, NodeScheduler
 
 SYSTEM_ID = "sys-sim"
 SECRET = b"simulated system secret 32 bytes"
@@ -60,6 +60,7 @@ class SimNode:
         self.network = network
         self.events: list[MemberEvent] = []
         self.scheduler = NodeScheduler(clock)
+        self.liveness = FakeLivenessProbe(network, self.scheduler, address)
         host, port = parse_address(address)
         self.runtime = GossipRuntime(
             node_id,
@@ -72,6 +73,7 @@ class SimNode:
             network=network,
             scheduler=self.scheduler,
             rng=random.Random(seed),
+            liveness=self.liveness,
         )
 
     def start(self, seed_address: str | None = None) -> None:

@@ -203,3 +203,36 @@ class FakeTransport:
         self.closed = True
         if self.network.owner(self.address) is self:  # not a successor at the same address
             self.network.detach(self.address)
+
+
+class FakeLivenessProbe:
+    """node.membership's LivenessProbe over the FakeNetwork: a TCP connect to an address
+    is refused when no process holds it (killed), connects when one does, and says
+    nothing (times out) when a partition or a lost SYN/answer is in the way, as TCP
+    over a lossy link would within a probe interval."""
+
+    def __init__(self, network: FakeNetwork, scheduler: NodeScheduler, source: str) -> None:
+        self.network = network
+        self.scheduler = scheduler
+        self.source = source
+        self.checks: list[tuple[str, str]] = []  # (address, verdict), for tests
+
+    def check(self, address: str, timeout_s: float, done: Callable[[str], None]) -> None:
+        net = self.network
+        loss = net._loss.get((self.source, address), net.default_loss)
+        back = net._loss.get((address, self.source), net.default_loss)
+        lost = net.rng.random() < loss or net.rng.random() < back
+        if not net.reachable(self.source, address) or lost:
+            verdict, delay = "unknown", timeout_s
+        else:
+            verdict = "open" if net.owner(address) is not None else "refused"
+            delay = 2 * net._delay.get((self.source, address), net.default_delay_s)
+
+        def answer() -> None:
+            self.checks.append((address, verdict))
+            done(verdict)
+
+        self.scheduler.call_later(delay, answer)
+
+    def close(self) -> None:
+        pass

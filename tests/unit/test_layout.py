@@ -2,7 +2,7 @@
 
 - emulator imports no other camkeep package; recorder and discovery never import node.
 - Inside node/, subpackages import only downwards:
-  cli -> api -> app -> {failover, recordings} -> system -> {replication, membership}
+  cli -> api -> app -> gapfill -> {failover, recordings} -> system -> {replication, membership}
   -> security -> config (with recorder and discovery below node altogether).
   Nothing imports `app` but `api` and the `run` command; imports written under
   `if TYPE_CHECKING:` count like any other (no hidden back-imports).
@@ -42,6 +42,7 @@ NODE_LAYERS = {
     "recordings": 4,
     "notify": 4,
     "live": 5,
+    "gapfill": 5,
     "app": 6,
     "api": 7,
     "cli": 8,

@@ -33,7 +33,7 @@ def test_fresh_index_is_wal_at_latest_version(tmp_path: Path) -> None:
     index = SegmentIndex(tmp_path / "index.db")
     index.close()
     conn = sqlite3.connect(tmp_path / "index.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -106,3 +106,35 @@ def test_oldest_first_pages_through_every_row_in_order(tmp_path: Path) -> None:
     assert list(index.oldest_first(page=2)) == index.all()
     assert list(index.oldest_first(page=7)) == index.all()
     assert list(SegmentIndex(tmp_path / "empty.db").oldest_first()) == []
+
+
+def test_version_2_index_gets_the_edge_flag_and_the_gaps_table(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
+    migrate(conn, target=2)
+    conn.execute(
+        "INSERT INTO segments (camera_id, server_id, start_ms, end_ms, path, bytes, open)"
+        " VALUES ('c', 's', 1, 2, 'c/2026-01-01/00-00-00.mp4', 5, 0)"
+    )
+    conn.close()
+    index = SegmentIndex(tmp_path / "index.db")
+    (row,) = index.all()
+    assert row.edge is False  # what was recorded before stays live video
+    index.insert(
+        camera_id="c", server_id="s", start_ms=3, end_ms=4, path="c/2026-01-01/00-00-03.mp4",
+        bytes_=5, codec="h264", width=1, height=1, open_=False, edge=True,
+    )  # fmt: skip
+    assert [r.edge for r in index.all()] == [False, True]
+
+
+def test_gap_rows_are_kept_per_camera_and_start(tmp_path: Path) -> None:
+    from recorder import GapRow
+
+    index = SegmentIndex(tmp_path / "index.db")
+    index.put_gap(GapRow("c", 1000, 5000, "pending", "", 0, 1))
+    index.put_gap(GapRow("c", 1000, 5000, "unfillable", "no_edge_storage", 0, 2))  # replaces
+    index.put_gap(GapRow("d", 9000, 9500, "filled", "", 0, 3))
+    assert [(g.state, g.reason) for g in index.gaps("c")] == [("unfillable", "no_edge_storage")]
+    assert [g.camera_id for g in index.gaps(None, 4000, 9100)] == ["c", "d"]
+    assert index.gaps("c", 5000, 6000) == []  # touching is not overlapping
+    index.delete_gap("c", 1000)
+    assert [g.camera_id for g in index.gaps()] == ["d"]

@@ -110,6 +110,7 @@ def test_parse_periods_of_a_peer_attributes_them_to_it_and_refuses_junk() -> Non
         "start": "2026-01-01T00:00:00Z",
         "end": "2026-01-01T00:01:00Z",
         "server_id": "peer",
+        "source": "live",
     }
     for bad in (
         None,
