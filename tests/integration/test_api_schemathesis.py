@@ -40,7 +40,7 @@ from schemathesis_hooks import DETACH_PATH, EXAMPLE_CAMERA_HOST, keep_member, to
 node_factory = node_harness.node_factory  # fixtures
 member_node = node_harness.member_node
 
-MAX_EXAMPLES = 12  # per operation and phase: both runs together stay within about 2 minutes
+MAX_EXAMPLES = 12  # per operation and phase: both runs take about 2 min on an idle 2-core host
 RUN_TIMEOUT_S = 240.0
 
 
