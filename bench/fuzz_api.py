@@ -21,6 +21,7 @@ role, operations, test cases per phase, failures, duration.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -96,12 +97,15 @@ def main() -> int:
             print(f"----- node log (last lines):\n{node.logs(40)}")
 
     verdict = "none" if not problems else "; ".join(problems)
+    load_15min = os.getloadavg()[2]
     text = (
         f"{SECTION}\n\n"
         f"Schemathesis {_version()} against one node with {CAMERAS} emulated cameras recording,"
         f" every phase, checks {', '.join(CHECKS)}; `--max-examples {args.max_examples}`"
         " (per operation and phase). Test cases sent:\n\n"
         f"{table(runs)}\n\n"
+        f"Durations are wall time on a shared {os.cpu_count()}-core machine (15-minute load"
+        f" average {load_15min:.1f} at the end).\n\n"
         f"Problems after the runs (records a viewer changed, node not a member, health or"
         f" login failing): {verdict}.\n"
     )
