@@ -457,6 +457,11 @@ class DiscoveredServerOut(BaseModel):
     system_id: str | None = None  # only with ?all=true: the other system's id
 
 
+class DiscoveredSystemOut(BaseModel):
+    system_id: str
+    servers: list[DiscoveredServerOut]
+
+
 class DetachOut(BaseModel):
     server_id: str
     keep_cameras: bool

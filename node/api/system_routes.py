@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from node.api.errors import ApiError, error_responses
 from node.api.models import (
+    DiscoveredSystemOut,
     HealthOut,
     LoginIn,
     LoginOut,
@@ -69,7 +70,13 @@ async def setup(body: SetupIn, node: Node) -> SetupOut:
     )
 
 
-@router.get("/system/discovered", tags=["system"])
+@router.get(
+    "/system/discovered",
+    response_model=list[DiscoveredSystemOut],
+    response_model_exclude_unset=True,
+    responses=error_responses(409),
+    tags=["system"],
+)
 async def discovered_systems(node: Node) -> list[dict[str, object]]:
     """While this server is undefined: the systems seen on the network that could add
     it, each with its servers (`[{"system_id", "servers": [{"id", "name", "url"}]}]`),
