@@ -157,7 +157,8 @@ def test_oversized_bodies_bad_authorization_and_times(member_node: NodeProcess) 
             refused = api.get(recordings, params=params)
             assert refused.status_code == 422 and "ISO 8601" in refused.text, refused.text
         params = {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00"}
-        assert api.get(recordings, params=params).json() == {"periods": []}
+        accepted = api.get(recordings, params=params)  # no zone: UTC
+        assert accepted.status_code == 200 and accepted.json()["periods"] == [], accepted.text
     assert sent >= 20
     for header in ("Bearer " + "A" * 10_000, "Basic abc", "Bearer", "bearer ck1.a.b", "\u00e9"):
         answer = httpx.get(
