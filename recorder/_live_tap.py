@@ -259,5 +259,13 @@ class LiveSubscription:
                 self._behind_since = None  # caught up
         return item
 
+    def take_ready(self) -> list[LiveFrame | StreamInfo]:
+        """Everything queued now, without waiting (after a `get`)."""
+        items = list(self._items)
+        self._items.clear()
+        self._bytes = 0
+        self._behind_since = None
+        return items
+
     def close(self) -> None:
         self.end("closed")

@@ -19,7 +19,7 @@ from ._rtsp_client import READ_INTERVAL_S
 log = logging.getLogger(__name__)
 
 POLLER_CHECK_S = 5.0  # how often a waiting camera thread checks the poller still runs
-WATCHED_INTERVAL_S = 0.02  # a camera someone watches live is read this often
+WATCHED_INTERVAL_S = 0.03  # a camera someone watches live is read this often
 
 
 class Polled(Protocol):

@@ -158,24 +158,30 @@ async def live_ws(
     checked = time.monotonic()
     try:
         while True:
-            getter = asyncio.ensure_future(reader.get())
+            getter = asyncio.ensure_future(reader.get_batch())
             done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
                 return
-            item = getter.result()
             if time.monotonic() - checked > TOKEN_RECHECK_S:
                 checked = time.monotonic()
                 authenticate(node, token)  # an expired token ends the session
-            if isinstance(item, StreamInfo):
-                muxer.on_info(item)
-                continue
-            for message in muxer.on_frame(item):
-                if isinstance(message, bytes):
-                    send = websocket.send_bytes(message)
-                else:
-                    send = websocket.send_text(json.dumps(message))
-                await asyncio.wait_for(send, SEND_STALL_S)
+            # the fragments of one batch go out as one message (MSE takes several boxes)
+            fragments: list[bytes] = []
+            for item in getter.result():
+                if isinstance(item, StreamInfo):
+                    muxer.on_info(item)
+                    continue
+                for message in muxer.on_frame(item):
+                    if isinstance(message, bytes):
+                        fragments.append(message)
+                        continue
+                    if fragments:  # what came before this stream's header goes first
+                        await _send(websocket.send_bytes(b"".join(fragments)))
+                        fragments = []
+                    await _send(websocket.send_text(json.dumps(message)))
+            if fragments:
+                await _send(websocket.send_bytes(b"".join(fragments)))
     except TimeoutError:
         log.info("live viewer of %s took nothing for %g s: closed", camera_id, SEND_STALL_S)
         with contextlib.suppress(Exception):
@@ -195,6 +201,10 @@ async def live_ws(
         gone.cancel()
         with contextlib.suppress(BaseException):
             await gone
+
+
+async def _send(sending: Any) -> None:
+    await asyncio.wait_for(sending, SEND_STALL_S)
 
 
 async def _drain(websocket: WebSocket) -> None:

@@ -268,6 +268,13 @@ class LiveReader:
                 waiting_since = waiting_since or time.monotonic()
                 await asyncio.sleep(RESOLVE_EVERY_S / 3)
 
+    async def get_batch(self) -> list[LiveFrame | StreamInfo]:
+        """The next item and whatever else is queued already: a viewer that sends one
+        message per batch pays the per-message cost once per poll round."""
+        first = await self.get()
+        sub = self._sub
+        return [first, *(sub.take_ready() if sub is not None else [])]
+
     def close(self) -> None:
         self._closed = True
         self.service.readers.discard(self)
