@@ -62,9 +62,15 @@ class Site:
 
 
 def _recording(node: NodeProcess, token: str) -> set[str]:
+    """Cameras this node records itself (every node shows every camera's state)."""
     with node.api(token) as api:
         cams = api.get("/api/v1/cameras").json()
-    return {c["name"] for c in cams if c["status"]["state"] == "recording"}
+        own_id = api.get("/api/v1/health").json()["node_id"]
+    return {
+        c["name"]
+        for c in cams
+        if c["status"]["state"] == "recording" and c["recording_server_id"] == own_id
+    }
 
 
 @pytest.fixture(scope="module")
