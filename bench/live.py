@@ -172,6 +172,7 @@ async def viewers_main(url: str, token: str, cameras: list[str]) -> None:
 
     receiver_module.decoder_worker = drop_frames
     peers = []
+    locations: list[str] = []
     async with httpx.AsyncClient(timeout=90) as client:
         for index, camera in enumerate(cameras):
             began = time.monotonic()
@@ -190,6 +191,7 @@ async def viewers_main(url: str, token: str, cameras: list[str]) -> None:
             answer.raise_for_status()
             await peer.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
             peers.append((peer, on_packet))
+            locations.append(answer.headers["Location"])
             print(f"session {index}: {time.monotonic() - began:.1f} s", file=sys.stderr)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -204,6 +206,9 @@ async def viewers_main(url: str, token: str, cameras: list[str]) -> None:
             if report.type == "inbound-rtp":
                 stats.append(report.packetsReceived)
         await peer.close()
+    async with httpx.AsyncClient(timeout=20) as client:  # end the sessions (WHEP DELETE)
+        for location in locations:
+            await client.delete(url + location, headers={"Authorization": f"Bearer {token}"})
     print(json.dumps({"packets": stats}), flush=True)
 
 
@@ -325,11 +330,19 @@ def with_viewers(
     return worker
 
 
-def end_viewers(worker: subprocess.Popen) -> list[int]:
+def end_viewers(worker: subprocess.Popen, url: str, token: str) -> list[int]:
+    """Stop the viewers and wait until the node holds none of them any more."""
     worker.stdin.write("stop\n")  # type: ignore[union-attr]
     worker.stdin.flush()  # type: ignore[union-attr]
     line = worker.stdout.readline()  # type: ignore[union-attr]
     worker.wait(timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{url}/api/v1/live/status", headers=headers).json()
+        if not status["webrtc_sessions"] and not status["viewers"]:
+            break
+        time.sleep(0.5)
     return json.loads(line)["packets"] if line else []
 
 
@@ -391,18 +404,18 @@ def run(args: argparse.Namespace) -> str:
         worker = with_viewers(url, token, ids)
         time.sleep(2)
         per_camera_cpu, per_camera_rss = cpu_window(proc, args.window)
-        per_camera_packets = end_viewers(worker)
+        per_camera_packets = end_viewers(worker, url, token)
         time.sleep(3)
         base2_cpu, base2_rss = cpu_window(proc, args.window)
         worker = with_viewers(url, token, [ids[0]] * args.cameras)
         time.sleep(2)
         one_cam_cpu, one_cam_rss = cpu_window(proc, args.window)
-        one_cam_packets = end_viewers(worker)
+        one_cam_packets = end_viewers(worker, url, token)
         time.sleep(3)
         worker = with_viewers(url, token, ids, "mse")
         time.sleep(2)
         mse_cpu, mse_rss = cpu_window(proc, args.window)
-        end_viewers(worker)
+        end_viewers(worker, url, token)
 
     ncam = args.cameras
     for prefer, label in (("webrtc", "WebRTC"), ("mse", "MSE (WebSocket fMP4)")):

@@ -235,9 +235,11 @@ class WebRtcSessions:
             offer = reachable_candidates(offer_sdp, self.listen_host)
             await peer.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             await peer.setLocalDescription(await peer.createAnswer())
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except Exception as error:  # aiortc raises many kinds on a malformed offer
+            log.info("WebRTC offer refused: %r", error)
             await self.close(session_id)
-            raise LiveRefused(422, f"the offer cannot be answered: {error}") from None
+            reason = str(error)[:200] or type(error).__name__
+            raise LiveRefused(422, f"the offer cannot be answered: {reason}") from None
         return session
 
     def answer_sdp(self, session: WebRtcSession) -> str:

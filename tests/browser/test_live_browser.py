@@ -93,6 +93,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, browser_cache_dir: Path) -> I
             browser_cache_dir, extra_args=("--profile", "high", "--bframes", "2")
         )
         emulators.append(bframes)
+        hevc = start_emulator_process(browser_cache_dir, codec="hevc")
+        emulators.append(hevc)
         for name in ("node1", "node2"):
             node = make_node(base, name=name, config=CONFIG)
             nodes.append(node)
@@ -119,6 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, browser_cache_dir: Path) -> I
                 ("cam2", plain.url(2), "node2", {}),
                 ("high", high.url(1), "node1", {}),
                 ("bframes", bframes.url(1), "node1", {}),
+                ("hevc", hevc.url(1), "node1", {}),
             ]
             cameras = {}
             for name, url, home, extra in specs:
@@ -126,7 +129,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, browser_cache_dir: Path) -> I
                 answer = api.post("/api/v1/cameras", json=body)
                 assert answer.status_code == 201, answer.text
                 cameras[name] = answer.json()["id"]
-        wait_until(lambda: _recording(node1, token) == {"cam1", "high", "bframes"}, 60, "node1")
+        wanted = {"cam1", "high", "bframes", "hevc"}
+        wait_until(lambda: _recording(node1, token) == wanted, 60, "node1 records its cameras")
         wait_until(lambda: _recording(node2, token) == {"cam2"}, 60, "node2 records cam2")
         yield Site(node1, node2, token, cameras, servers, datetime.now(UTC))
     finally:
@@ -182,6 +186,36 @@ def test_bframes_camera_goes_to_the_fallback(site: Site, chromium: Any) -> None:
     try:
         assert_decodes(page)
         assert mode(page) == "mse"
+    finally:
+        page.close()
+
+
+def test_h265_camera_goes_to_the_fallback_and_the_player_says_what_it_cannot_do(
+    site: Site, chromium: Any
+) -> None:
+    offer = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n"
+    with site.api() as api:
+        answer = api.post(
+            f"/api/v1/cameras/{site.cameras['hevc']}/webrtc",
+            content=offer,
+            headers={"Content-Type": "application/sdp"},
+        )
+    assert answer.status_code == 415 and "H.265" in answer.json()["error"]
+    page = open_player(chromium, site.node1.url, site.cameras["hevc"], site.token)
+    try:
+        playable = page.evaluate(
+            "() => MediaSource.isTypeSupported('video/mp4; codecs=\"hvc1.1.6.L93.B0\"')"
+        )
+        if playable:  # a Chromium with H.265 plays it through MSE
+            assert_decodes(page)
+            assert mode(page) == "mse"
+        else:
+            status = wait_until(
+                lambda: (s := state(page)["status"]) and s["state"] == "error" and s, 30, "error"
+            )
+            assert status["mode"] == "mse"
+            assert "cannot play H.265" in status["message"]
+            assert "cannot play H.265" in page.locator("#status").inner_text()
     finally:
         page.close()
 

@@ -75,6 +75,7 @@ def test_add_by_onvif_and_rtsp_then_record_and_export(recording_node, tmp_path: 
         assert onvif.status_code == 201, onvif.text
         front = onvif.json()
         assert front["source"] == "onvif" and front["stream_url"] == cameras.url(1)
+        assert front["sub_stream_url"] == cameras.url(1, "sub")  # the second profile
         assert front["manufacturer"] == "camkeep" and front["serial"] == "CK00001"
         assert front["priority"] == "high" and front["continuous_recording"] is True
         assert front["home_server_id"] == node.wait_healthy()["node_id"]
@@ -86,6 +87,7 @@ def test_add_by_onvif_and_rtsp_then_record_and_export(recording_node, tmp_path: 
         back = rtsp.json()
         assert back["stream_url"] == cameras.url(2)  # the credentials were taken out
         assert back["has_credentials"] is True and back["priority"] == "medium"
+        assert back["sub_stream_url"] is None
         ids = [front["id"], back["id"]]
 
         def both_recording() -> bool:
