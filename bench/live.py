@@ -470,6 +470,9 @@ def run(args: argparse.Namespace) -> str:
             "| load | node CPU | live/recording ratio | node RSS | memory per viewer |",
             "|---|---|---|---|---|",
             *cpu_rows,
+            "",
+            "The machine is shared with other work: latencies and CPU figures move by a "
+            "factor of up to two between runs (the camera's own row shows the load).",
         ]
     )
 
