@@ -270,7 +270,7 @@ def test_failover_settings_and_recording_queries(recording_node) -> None:
         params = {"start": iso(now - timedelta(hours=1)), "end": iso(now)}
         assert api.get("/api/v1/cameras/nope/recordings", params=params).status_code == 404
         old = {"start": "2001-01-01T00:00:00Z", "end": "2001-01-01T00:10:00Z"}
-        assert api.get(f"{base}/recordings", params=old).json() == {"periods": []}
+        assert api.get(f"{base}/recordings", params=old).json() == {"periods": [], "gaps": []}
         answer = api.get(f"{base}/export", params=old)
         assert answer.status_code == 404 and "nothing to export" in answer.json()["error"]
         answer = api.get(
