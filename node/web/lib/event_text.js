@@ -1,35 +1,46 @@
-// Readable lines for the Events screen. Pure: from the node's events and from
-// changes between two views of the cameras (which server records each).
+// Readable lines for the Events screen. Pure: from the entries of the event log.
 
-export function serverEventText(event, serverName) {
-  const name = serverName(event.server_id);
-  if (event.state === 'dead') return { kind: 'server-down', text: `Server ${name} is down` };
-  if (event.state === 'alive') return { kind: 'server-up', text: `Server ${name} is up` };
-  if (event.state === 'suspect') return { kind: 'server-suspect', text: `Server ${name} does not answer (suspect)` };
-  return { kind: 'server', text: `Server ${name}: ${event.state}` };
-}
+const GiB = 1024 ** 3;
 
-/**
- * What changed for one camera between two lists (`before` may be undefined): taken
- * over by a backup, returned home, gone offline, back online. -> [{kind, text}]
- */
-export function cameraChanges(before, after, serverName) {
-  const out = [];
-  if (!before) return out;
-  const was = before.recording_server_id;
-  const now = after.recording_server_id;
-  const home = after.home_server_id;
-  if (now && now !== was) {
-    if (now !== home) out.push({ kind: 'takeover', text: `Camera ${after.name} taken over by ${serverName(now)}` });
-    else if (was) out.push({ kind: 'returned', text: `Camera ${after.name} returned to ${serverName(now)}` });
-  } else if (!now && was) {
-    out.push({ kind: 'unrecorded', text: `Camera ${after.name} is not recorded by any server` });
+/** One entry of the event log (GET /api/v1/events) -> {kind, text}. */
+export function logEventText(event, serverName, cameraName) {
+  const d = event.details || {};
+  const server = serverName(event.server_id);
+  const camera = cameraName(event.camera_id);
+  switch (event.type) {
+    case 'server_joined':
+      return { kind: 'server-up', text: `Server ${d.name || server} joined the system` };
+    case 'server_detached':
+      return { kind: 'server', text: `Server ${server} was detached` };
+    case 'server_suspect':
+      return { kind: 'server-suspect', text: `Server ${server} does not answer (suspect)` };
+    case 'server_dead':
+      return { kind: 'server-down', text: `Server ${server} is down` };
+    case 'server_alive':
+      return { kind: 'server-up', text: `Server ${server} is up` };
+    case 'camera_taken_over':
+      return { kind: 'takeover', text: `Camera ${camera} taken over by ${serverName(d.to || event.server_id)}` };
+    case 'camera_returned_home':
+      return { kind: 'returned', text: `Camera ${camera} returned to ${serverName(d.to || event.server_id)}` };
+    case 'camera_not_taken_over':
+      return { kind: 'unrecorded', text: `Camera ${camera} not taken over: ${d.reason || d.why || 'no server takes it'}` };
+    case 'camera_offline':
+      return { kind: 'camera-offline', text: `Camera ${camera} offline: ${d.error || d.state || 'no answer'}` };
+    case 'camera_online':
+      return { kind: 'camera-online', text: `Camera ${camera} is back online` };
+    case 'recording_gap': {
+      const seconds = Number(d.seconds);
+      const length = Number.isFinite(seconds) && seconds > 0 ? ` of ${seconds.toFixed(1)} s` : '';
+      return { kind: 'gap', text: `Camera ${camera}: recording gap${length} on ${server}` };
+    }
+    case 'disk_nearly_full': {
+      const free = Number(d.free_bytes);
+      const left = Number.isFinite(free) ? ` (${(free / GiB).toFixed(1)} GiB free)` : '';
+      return { kind: 'disk', text: `Server ${server}: disk nearly full${left}` };
+    }
+    case 'retention_deleted':
+      return { kind: 'retention', text: `Server ${server} deleted old recordings to make room` };
+    default:
+      return { kind: 'other', text: `${event.type} (${server})` };
   }
-  const offline = (c) => c.status && (c.status.state === 'error' || c.status.state === 'reconnecting');
-  if (offline(after) && !offline(before)) {
-    out.push({ kind: 'camera-offline', text: `Camera ${after.name} offline: ${after.status.last_error || 'no answer'}` });
-  } else if (!offline(after) && offline(before) && after.status.state === 'recording') {
-    out.push({ kind: 'camera-online', text: `Camera ${after.name} is back online` });
-  }
-  return out;
 }

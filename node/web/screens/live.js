@@ -1,6 +1,10 @@
-// Live: a grid of 1, 4, 9 or 16 tiles of sub-streams; a click (or Enter) shows one
-// tile full-screen. Each tile names its camera and its recording state, kept fresh
-// from the event stream and a short poll.
+// Live: a grid of 1, 4, 9 or 16 tiles playing each camera's sub-stream through the
+// player (/web/player.js); a click (or Enter) shows one tile full-screen on the main
+// stream. Each tile names its camera and its recording state, kept fresh from the
+// event stream and a short poll; the video's own state (connecting, playing, why it
+// cannot play) is shown over the picture. Any node relays any camera, so a tile keeps
+// playing through a failover; the player moves to another node only when its own
+// node stops answering.
 import { h, clear } from '../lib/dom.js';
 import { watch, byId } from '../lib/watch.js';
 import { tileState } from '../lib/camera_state.js';
@@ -63,7 +67,13 @@ export function mount(ctx, container) {
   }
 
   function toggleExpanded(cameraId) {
+    const before = expanded;
     expanded = expanded === cameraId ? null : cameraId;
+    // the full-screen tile plays the main stream, the grid the sub-streams
+    for (const id of new Set([before, expanded])) {
+      const tile = id && tiles.get(id);
+      if (tile) playStream(tile, id === expanded ? 'main' : 'sub');
+    }
     for (const [id, tile] of tiles) tile.element.classList.toggle('expanded', id === expanded);
     grid.classList.toggle('has-expanded', expanded !== null);
     const tile = tiles.get(cameraId);
@@ -101,26 +111,49 @@ export function mount(ctx, container) {
       screen,
       h('figcaption', {}, name, state),
     );
-    const tile = { element, name, state, screen, handle: null, video: null };
+    const note = h('p', { class: 'tile-novideo tile-videostate', 'aria-live': 'off' });
+    const tile = { id: camera.id, element, name, state, screen, note, handle: null, video: null, stream: null };
     if (player) {
       const video = h('video', { muted: true, autoplay: true, playsinline: true });
       video.muted = true;
-      screen.append(video);
+      screen.append(video, note);
       tile.video = video;
-      try {
-        tile.handle = player.attach(video, camera.id, { token: ctx.session.token, stream: 'sub' });
-      } catch (error) {
-        screen.replaceChildren(h('p', { class: 'tile-novideo' }, `Live video failed: ${error.message}`));
-      }
+      playStream(tile, camera.id === expanded ? 'main' : 'sub');
     } else {
-      screen.append(h('p', { class: 'tile-novideo' }, 'live video not available'));
+      note.textContent = 'live video not available';
+      screen.append(note);
     }
     return tile;
   }
 
+  function showVideoState(tile, status) {
+    tile.element.dataset.video = status.state;
+    tile.note.hidden = status.state === 'playing';
+    if (status.state === 'error') tile.note.textContent = `No video: ${status.message}`;
+    else if (status.state === 'reconnecting') tile.note.textContent = 'Video lost, reconnecting…';
+    else if (status.state === 'connecting') tile.note.textContent = 'Connecting video…';
+  }
+
+  /** (Re)opens the tile's video on `stream` ("sub" or "main"). */
+  function playStream(tile, stream) {
+    if (!player || !tile.video || tile.stream === stream) return;
+    closeTile(tile);
+    tile.stream = stream;
+    tile.element.dataset.stream = stream;
+    try {
+      tile.handle = player.attach(tile.video, tile.id, {
+        token: ctx.session.token,
+        stream,
+        onStatus: (status) => showVideoState(tile, status),
+      });
+    } catch (error) {
+      showVideoState(tile, { state: 'error', message: error.message });
+    }
+  }
+
   function closeTile(tile) {
     if (tile.handle && typeof tile.handle.close === 'function') tile.handle.close();
-    else if (tile.handle && typeof tile.handle === 'function') tile.handle();
+    tile.handle = null;
   }
 
   function render() {

@@ -1,11 +1,13 @@
 // Playback: per camera, a zoomable timeline (24 hours down to 5 minutes) with the
 // recorded periods coloured by the server that holds them and the gaps left
-// blank; a click plays from there. Export a range as one MP4 with progress.
+// blank; a click plays from there through the player's playback stream (which
+// crosses gaps and servers), with the wall-clock time of the frame shown. Export a
+// range as one MP4 with progress.
 import { h, field, clear } from '../lib/dom.js';
 import { bars, gaps, serverColours, ticks, timeAt, toLocalInput, viewAround, ZOOMS } from '../lib/timeline.js';
 import { loadPlayer } from '../lib/player_loader.js';
 
-const CLIP_MS = 120e3; // without a playback stream, a click plays this much (exported)
+const EXPORT_MS = 120e3; // a click proposes this much after it as the export range
 
 export function mount(ctx, container) {
   const { api } = ctx;
@@ -17,7 +19,6 @@ export function mount(ctx, container) {
   let playhead = null;
   let player = null;
   let playbackHandle = null;
-  let clipUrl = null;
   let loadVersion = 0;
   let stopped = false;
 
@@ -175,39 +176,46 @@ export function mount(ctx, container) {
   function stopPlayback() {
     if (playbackHandle && typeof playbackHandle.close === 'function') playbackHandle.close();
     playbackHandle = null;
-    if (clipUrl) URL.revokeObjectURL(clipUrl);
-    clipUrl = null;
     video.removeAttribute('src');
     video.load();
   }
 
-  async function play(at) {
+  const clock = (ms) => new Date(ms).toLocaleString(undefined, { hour12: false });
+
+  // the wall-clock time of the frame on screen, and the playhead with it
+  video.addEventListener('timeupdate', () => {
+    const shown = playbackHandle && playbackHandle.wallTime ? playbackHandle.wallTime() : null;
+    if (!shown) return;
+    status.textContent = `Playing ${clock(shown.getTime())}`;
+    status.dataset.wallTime = shown.toISOString();
+    playhead = shown.getTime();
+    const line = track.querySelector('#playhead');
+    if (line && playhead >= viewStart && playhead <= viewEnd) {
+      line.style.left = `${((playhead - viewStart) / (viewEnd - viewStart)) * 100}%`;
+    }
+  });
+
+  function play(at) {
     playhead = at;
     draw();
     stopPlayback();
     from.input.value = toLocalInput(at);
-    to.input.value = toLocalInput(Math.min(at + CLIP_MS, Date.now()));
-    const when = new Date(at).toLocaleString(undefined, { hour12: false });
-    if (player && typeof player.playback === 'function') {
-      status.textContent = `Playing from ${when}`;
-      playbackHandle = player.playback(video, cameraId(), { token: ctx.session.token, start: new Date(at).toISOString() });
+    to.input.value = toLocalInput(Math.min(at + EXPORT_MS, Date.now()));
+    delete status.dataset.wallTime;
+    if (!player || typeof player.playback !== 'function') {
+      status.textContent = 'Playback is not available on this server; export the range instead.';
       return;
     }
-    // no playback stream on this node: play the recorded minutes from there as one MP4
-    status.textContent = `Loading the recording from ${when}…`;
-    const start = new Date(at).toISOString();
-    const end = new Date(Math.min(at + CLIP_MS, Date.now())).toISOString();
-    try {
-      const answer = await api.get(`/api/v1/cameras/${encodeURIComponent(cameraId())}/export?start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}`, { raw: true });
-      const blob = await answer.blob();
-      if (playhead !== at) return;
-      clipUrl = URL.createObjectURL(blob);
-      video.src = clipUrl;
-      status.textContent = `Playing from ${when}`;
-      await video.play().catch(() => {});
-    } catch (error) {
-      if (playhead === at) status.textContent = `Nothing to play there: ${error.reason || error.message}`;
-    }
+    status.textContent = `Loading the recording from ${clock(at)}…`;
+    const handle = player.playback(video, cameraId(), {
+      token: ctx.session.token,
+      start: new Date(at).toISOString(),
+      onStatus: (state) => {
+        if (handle !== playbackHandle) return;
+        if (state.state === 'error') status.textContent = `Nothing to play there: ${state.message}`;
+      },
+    });
+    playbackHandle = handle;
   }
 
   exportButton.addEventListener('click', async () => {
