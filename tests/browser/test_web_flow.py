@@ -2,8 +2,12 @@
 set-up page → add servers from the discovered list (a wrong owner password shows
 the reason) → cameras (a name with markup characters shown as typed) → failover
 settings and priorities by multi-select → a viewer sees Live and Playback only →
-kill a node: the grid shows its camera on a backup without a reload, and a client
-on the dead node moves to another node → play back across the seam and export →
+a grid tile plays its sub-stream (frames decoded, time moving on), full-screen the
+main stream → kill a node: the grid shows its camera on a backup without a reload
+and its tile plays again, and a client on the dead node moves to another node → the
+Events screen reads the failover from the log and gets the node's return pushed →
+play back across the seam from a timeline click (frames decoded, wall-clock time
+shown) and export →
 detach with the 5-second confirm → detach the last server: two open clients show
 the log-out text exactly.
 
@@ -105,6 +109,31 @@ def field_error(scope: Any, label: str) -> Any:
     """The error slot under the field labelled `label` inside `scope`."""
     page = getattr(scope, "page", scope)
     return scope.locator(".field", has=page.get_by_label(label, exact=True)).locator(".field-error")
+
+
+VIDEO_PROGRESS = """(selector) => {
+    const v = document.querySelector(selector);
+    if (!v) return null;
+    return [v.getVideoPlaybackQuality().totalVideoFrames, v.currentTime];
+}"""
+
+
+def wait_video_decodes(page: Any, selector: str, what: str, timeout: float = 40) -> None:
+    """Waits until the <video> at `selector` has decoded frames and, after that, more
+    frames with its current time moved on: a picture that plays, not one still. A
+    reopened stream starts its counts again: the comparison starts again with it."""
+    base: list[Any] = []
+
+    def advanced() -> bool:
+        now = page.evaluate(VIDEO_PROGRESS, selector)
+        if not now or now[0] == 0:
+            return False
+        if not base or now[0] < base[0] or now[1] < base[1]:
+            base[:] = now
+            return False
+        return now[0] > base[0] and now[1] > base[1]
+
+    wait_until(advanced, timeout, f"{what}: frames decoded and the time moving on")
 
 
 def log_in(page: Any, user: str = OWNER, password: str = OWNER_PASSWORD) -> None:
@@ -284,12 +313,24 @@ def test_killed_node_cameras_shown_on_backups_without_reload(browser: Any, site:
     page = new_page(browser, site.a.url + "/")
     log_in(page)
     page.get_by_role("button", name="4", exact=True).click()
-    tile = page.locator(f".tile[data-camera-id='{site.cameras['Camera 3']}']")
+    tile_selector = f".tile[data-camera-id='{site.cameras['Camera 3']}']"
+    tile = page.locator(tile_selector)
     odd = page.locator(f".tile[data-camera-id='{site.cameras[ODD_NAME]}']")
     tile.and_(page.locator("[data-state='home']")).wait_for(timeout=60_000)
     assert odd.locator(".tile-name").inner_text() == ODD_NAME
     assert "Recording here, on web-c" in tile.inner_text()
+    # the grid tile plays the camera's sub-stream through the player
+    wait_video_decodes(page, f"{tile_selector} video", "Camera 3's grid tile")
+    assert tile.get_attribute("data-stream") == "sub"
+    expect(tile).to_have_attribute("data-video", "playing", timeout=TIMEOUT_MS)
+    assert "Recording here, on web-c" in tile.inner_text()  # the state text stays
     shot(page, site, "07-live")
+    tile.click()  # full-screen: the main stream
+    expect(tile).to_have_attribute("data-stream", "main", timeout=TIMEOUT_MS)
+    wait_video_decodes(page, f"{tile_selector} video", "Camera 3 full-screen")
+    shot(page, site, "07b-live-main")
+    tile.click()  # back to the grid: the sub-stream again
+    expect(tile).to_have_attribute("data-stream", "sub", timeout=TIMEOUT_MS)
     # a client connected to web-c: it must move to another node by itself
     on_c = new_page(browser, site.nodes[2].url + "/")
     log_in(on_c)
@@ -302,6 +343,8 @@ def test_killed_node_cameras_shown_on_backups_without_reload(browser: Any, site:
     print(f"grid showed Camera 3 on a backup {elapsed:.1f} s after the kill")
     assert re.search(r"Recording on backup server web-[ab]", tile.inner_text())
     assert page.evaluate("window.notReloaded") is True
+    # the tile plays again: web-a now relays the camera from its backup server
+    wait_video_decodes(page, f"{tile_selector} video", "Camera 3 after the failover", 60)
     shot(page, site, "08-live-after-failover")
     on_c.locator("#banner").get_by_text(re.compile("lost|down|Moving")).wait_for(timeout=TIMEOUT_MS)
     on_c.wait_for_url(re.compile(rf"^({re.escape(site.a.url)}|{re.escape(site.nodes[1].url)})/"))
@@ -313,8 +356,27 @@ def test_killed_node_cameras_shown_on_backups_without_reload(browser: Any, site:
     page.context.close()
 
 
+def test_events_history_from_the_log_and_live_updates(browser: Any, site: Site) -> None:
+    page = new_page(browser, site.a.url + "/")
+    log_in(page)
+    page.get_by_role("link", name="Events").click()
+    rows = page.locator("#events-list li")
+    # the failover above, read back from the log
+    rows.filter(has_text="Server web-c is down").first.wait_for(timeout=TIMEOUT_MS)
+    rows.filter(has_text="Camera 3 taken over by web-").first.wait_for(timeout=TIMEOUT_MS)
+    times = [t.get_attribute("datetime") for t in page.locator("#events-list li time").all()]
+    assert times == sorted(times, reverse=True), "newest first"
+    before = rows.count()
+    site.nodes[2].start()  # its recordings come back into the playback timeline below
+    # pushed over the event stream while the page is open
+    rows.filter(has_text="Server web-c is up").first.wait_for(timeout=60_000)
+    assert rows.count() > before
+    shot(page, site, "09b-events")
+    assert page.errors == [], page.errors
+    page.context.close()
+
+
 def test_playback_across_the_seam(browser: Any, site: Site) -> None:
-    site.nodes[2].start()  # its recordings come back into the timeline
     camera = site.cameras["Camera 3"]
     with site.api() as api:
 
@@ -341,14 +403,11 @@ def test_playback_across_the_seam(browser: Any, site: Site) -> None:
     # click in the middle of the backup's period: the video decodes a frame there
     backup = page.locator(f"#timeline .period:not([data-server-id='{site.ids['web-c']}'])").first
     backup.click()
-    wait_until(
-        lambda: page.evaluate(
-            "() => { const v = document.getElementById('playback-video');"
-            " return v.readyState >= 2 && v.videoWidth > 0; }"
-        ),
-        30,
-        "a decoded frame of the backup's recording",
-    )
+    wait_video_decodes(page, "#playback-video", "playback from the backup's period")
+    # the wall-clock time of what plays, inside the period clicked
+    status = page.locator("#playback-status")
+    expect(status).to_have_attribute("data-wall-time", re.compile(r"^20"), timeout=TIMEOUT_MS)
+    assert status.inner_text().startswith("Playing ")
     shot(page, site, "10-playback")
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Export MP4").click()
