@@ -192,33 +192,51 @@ export function mount(ctx, container) {
     }
   }
 
+  // A row is rebuilt only when its camera changed (the status counts every frame:
+  // only its state and error are shown), and the body only when a row or the order
+  // changed: a refresh every two seconds that rebuilt 512 rows would cost the page a
+  // few hundred ms each time, and would lose the focus.
+  const made = new Map(); // camera id -> {key, row}
+  function cameraRow(camera, byServer) {
+    const status = camera.status || {};
+    const key = JSON.stringify([{ ...camera, status: null }, status.state, status.last_error, byServer.get(camera.home_server_id)?.name]);
+    const known = made.get(camera.id);
+    if (known && known.key === key) return known.row;
+    const source = camera.onvif ? `ONVIF ${camera.onvif.host}:${camera.onvif.port}` : camera.stream_url || '–';
+    const stateText = status.last_error ? `${status.state}: ${status.last_error}` : status.state;
+    const row = h(
+      'tr',
+      { dataset: { cameraId: camera.id } },
+      h('th', { scope: 'row' }, camera.name),
+      h('td', { class: 'mono' }, source),
+      h('td', {}, byServer.get(camera.home_server_id)?.name || '–'),
+      h('td', {}, camera.priority),
+      h('td', {}, stateText),
+      h(
+        'td',
+        { class: 'row-actions' },
+        h('button', { type: 'button', onclick: () => editDialog(camera), 'aria-label': `Edit ${camera.name}` }, 'Edit'),
+        h('button', { type: 'button', class: 'danger', onclick: () => remove(camera), 'aria-label': `Delete ${camera.name}` }, 'Delete'),
+      ),
+    );
+    made.set(camera.id, { key, row });
+    return row;
+  }
+
   const watcher = watch(ctx, ['cameras', 'servers'], (data) => {
     servers = data.servers;
     const byServer = byId(servers);
     const rows = data.cameras
       .slice()
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((camera) => {
-        const source = camera.onvif ? `ONVIF ${camera.onvif.host}:${camera.onvif.port}` : camera.stream_url || '–';
-        const status = camera.status || {};
-        const stateText = status.last_error ? `${status.state}: ${status.last_error}` : status.state;
-        return h(
-          'tr',
-          { dataset: { cameraId: camera.id } },
-          h('th', { scope: 'row' }, camera.name),
-          h('td', { class: 'mono' }, source),
-          h('td', {}, byServer.get(camera.home_server_id)?.name || '–'),
-          h('td', {}, camera.priority),
-          h('td', {}, stateText),
-          h(
-            'td',
-            { class: 'row-actions' },
-            h('button', { type: 'button', onclick: () => editDialog(camera), 'aria-label': `Edit ${camera.name}` }, 'Edit'),
-            h('button', { type: 'button', class: 'danger', onclick: () => remove(camera), 'aria-label': `Delete ${camera.name}` }, 'Delete'),
-          ),
-        );
-      });
-    body.replaceChildren(...rows);
+      .map((camera) => cameraRow(camera, byServer));
+    const present = new Set(data.cameras.map((c) => c.id));
+    for (const id of [...made.keys()]) if (!present.has(id)) made.delete(id);
+    const current = body.children;
+    if (rows.length === current.length && rows.every((row, i) => current[i] === row)) return;
+    const fragment = document.createDocumentFragment();
+    fragment.append(...rows);
+    body.replaceChildren(fragment);
   });
   return () => watcher.stop();
 }
