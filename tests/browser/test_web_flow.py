@@ -118,6 +118,15 @@ VIDEO_PROGRESS = """(selector) => {
 }"""
 
 
+VIDEO_STATE = """(selector) => {
+    const v = document.querySelector(selector);
+    const tile = v && v.closest('.tile');
+    return v && { frames: v.getVideoPlaybackQuality().totalVideoFrames, time: v.currentTime,
+        readyState: v.readyState, error: v.error && v.error.message, src: v.src,
+        stream: !!v.srcObject, tile: tile && { ...tile.dataset, text: tile.innerText } };
+}"""
+
+
 def wait_video_decodes(page: Any, selector: str, what: str, timeout: float = 40) -> None:
     """Waits until the <video> at `selector` has decoded frames and, after that, more
     frames with its current time moved on: a picture that plays, not one still. A
@@ -133,7 +142,11 @@ def wait_video_decodes(page: Any, selector: str, what: str, timeout: float = 40)
             return False
         return now[0] > base[0] and now[1] > base[1]
 
-    wait_until(advanced, timeout, f"{what}: frames decoded and the time moving on")
+    try:
+        wait_until(advanced, timeout, f"{what}: frames decoded and the time moving on")
+    except AssertionError as error:
+        state = page.evaluate(VIDEO_STATE, selector)
+        raise AssertionError(f"{error}; the video and its tile: {state}") from None
 
 
 def log_in(page: Any, user: str = OWNER, password: str = OWNER_PASSWORD) -> None:
@@ -245,6 +258,8 @@ def test_cameras_added_and_names_shown_as_typed(owner_page: Any, site: Site) -> 
                 json={
                     "name": f"Camera {index}",
                     "rtsp_url": site.emulator.url(index),
+                    # the grid plays the second profile when a camera has one
+                    "sub_rtsp_url": site.emulator.url(index, "sub"),
                     "home_server_id": site.ids[home],
                 },
             )

@@ -1,5 +1,5 @@
-// Live: a grid of 1, 4, 9 or 16 tiles playing each camera's sub-stream through the
-// player (/web/player.js); a click (or Enter) shows one tile full-screen on the main
+// Live: a grid of 1, 4, 9 or 16 tiles playing each camera's sub-stream (its main
+// stream when it has none) through the player (/web/player.js); a click (or Enter) shows one tile full-screen on the main
 // stream. Each tile names its camera and its recording state, kept fresh from the
 // event stream and a short poll; the video's own state (connecting, playing, why it
 // cannot play) is shown over the picture. Any node relays any camera, so a tile keeps
@@ -72,7 +72,7 @@ export function mount(ctx, container) {
     // the full-screen tile plays the main stream, the grid the sub-streams
     for (const id of new Set([before, expanded])) {
       const tile = id && tiles.get(id);
-      if (tile) playStream(tile, id === expanded ? 'main' : 'sub');
+      if (tile) playStream(tile, id === expanded ? 'main' : tile.gridStream);
     }
     for (const [id, tile] of tiles) tile.element.classList.toggle('expanded', id === expanded);
     grid.classList.toggle('has-expanded', expanded !== null);
@@ -112,13 +112,15 @@ export function mount(ctx, container) {
       h('figcaption', {}, name, state),
     );
     const note = h('p', { class: 'tile-novideo tile-videostate', 'aria-live': 'off' });
-    const tile = { id: camera.id, element, name, state, screen, note, handle: null, video: null, stream: null };
+    // a camera without a second profile shows its main stream in the grid too
+    const gridStream = camera.sub_stream_url ? 'sub' : 'main';
+    const tile = { id: camera.id, element, name, state, screen, note, gridStream, handle: null, video: null, stream: null };
     if (player) {
       const video = h('video', { muted: true, autoplay: true, playsinline: true });
       video.muted = true;
       screen.append(video, note);
       tile.video = video;
-      playStream(tile, camera.id === expanded ? 'main' : 'sub');
+      playStream(tile, camera.id === expanded ? 'main' : tile.gridStream);
     } else {
       note.textContent = 'live video not available';
       screen.append(note);
