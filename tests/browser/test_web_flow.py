@@ -20,6 +20,7 @@ import importlib.util
 import re
 import sys
 import time
+from datetime import datetime, timedelta
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -423,6 +424,10 @@ def test_playback_across_the_seam(browser: Any, site: Site) -> None:
     status = page.locator("#playback-status")
     expect(status).to_have_attribute("data-wall-time", re.compile(r"^20"), timeout=TIMEOUT_MS)
     assert status.inner_text().startswith("Playing ")
+    requested = datetime.fromisoformat(status.get_attribute("data-requested") or "")
+    shown = datetime.fromisoformat(status.get_attribute("data-wall-time") or "")
+    # from the clicked instant on (a key frame may lie a little before it)
+    assert timedelta(seconds=-3) <= shown - requested <= timedelta(seconds=20), (requested, shown)
     shot(page, site, "10-playback")
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Export MP4").click()

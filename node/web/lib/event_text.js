@@ -19,19 +19,19 @@ export function logEventText(event, serverName, cameraName) {
     case 'server_alive':
       return { kind: 'server-up', text: `Server ${server} is up` };
     case 'camera_taken_over':
-      return { kind: 'takeover', text: `Camera ${camera} taken over by ${serverName(d.to || event.server_id)}` };
+      return { kind: 'takeover', text: `${camera} taken over by ${serverName(d.to || event.server_id)}` };
     case 'camera_returned_home':
-      return { kind: 'returned', text: `Camera ${camera} returned to ${serverName(d.to || event.server_id)}` };
+      return { kind: 'returned', text: `${camera} returned to ${serverName(d.to || event.server_id)}` };
     case 'camera_not_taken_over':
-      return { kind: 'unrecorded', text: `Camera ${camera} not taken over: ${d.reason || d.why || 'no server takes it'}` };
+      return { kind: 'unrecorded', text: `${camera} not taken over: ${d.reason || d.why || 'no server takes it'}` };
     case 'camera_offline':
-      return { kind: 'camera-offline', text: `Camera ${camera} offline: ${d.error || d.state || 'no answer'}` };
+      return { kind: 'camera-offline', text: `${camera} offline: ${d.error || d.state || 'no answer'}` };
     case 'camera_online':
-      return { kind: 'camera-online', text: `Camera ${camera} is back online` };
+      return { kind: 'camera-online', text: `${camera} is back online` };
     case 'recording_gap': {
       const seconds = Number(d.seconds);
       const length = Number.isFinite(seconds) && seconds > 0 ? ` of ${seconds.toFixed(1)} s` : '';
-      return { kind: 'gap', text: `Camera ${camera}: recording gap${length} on ${server}` };
+      return { kind: 'gap', text: `${camera}: recording gap${length} on ${server}` };
     }
     case 'disk_nearly_full': {
       const free = Number(d.free_bytes);

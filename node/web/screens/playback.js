@@ -202,6 +202,7 @@ export function mount(ctx, container) {
     from.input.value = toLocalInput(at);
     to.input.value = toLocalInput(Math.min(at + EXPORT_MS, Date.now()));
     delete status.dataset.wallTime;
+    status.dataset.requested = new Date(at).toISOString();
     if (!player || typeof player.playback !== 'function') {
       status.textContent = 'Playback is not available on this server; export the range instead.';
       return;
