@@ -20,9 +20,9 @@ import importlib.util
 import re
 import sys
 import time
-from datetime import datetime, timedelta
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
