@@ -359,14 +359,14 @@ def test_killed_node_cameras_shown_on_backups_without_reload(browser: Any, site:
     print(f"grid showed Camera 3 on a backup {elapsed:.1f} s after the kill")
     assert re.search(r"Recording on backup server web-[ab]", tile.inner_text())
     assert page.evaluate("window.notReloaded") is True
-    # the tile plays again: web-a now relays the camera from its backup server
-    wait_video_decodes(page, f"{tile_selector} video", "Camera 3 after the failover", 60)
-    shot(page, site, "08-live-after-failover")
     on_c.locator("#banner").get_by_text(re.compile("lost|down|Moving")).wait_for(timeout=TIMEOUT_MS)
     on_c.wait_for_url(re.compile(rf"^({re.escape(site.a.url)}|{re.escape(site.nodes[1].url)})/"))
     on_c.get_by_role("heading", name="Live").wait_for(timeout=TIMEOUT_MS)
     assert on_c.locator("#nav a").count() == 7  # still logged in, as the owner
     on_c.context.close()
+    # the tile plays again: web-a now relays the camera from its backup server
+    wait_video_decodes(page, f"{tile_selector} video", "Camera 3 after the failover", 60)
+    shot(page, site, "08-live-after-failover")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, site, "09-live-phone")
     page.context.close()
