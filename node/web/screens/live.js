@@ -1,6 +1,6 @@
 // Live: a grid of 1, 4, 9 or 16 tiles playing each camera's sub-stream (its main
-// stream when it has none) through the player (/web/player.js); a click (or Enter) shows one tile full-screen on the main
-// stream. Each tile names its camera and its recording state, kept fresh from the
+// stream when it has none) through the player (/web/player.js); a click (or Enter)
+// shows one tile full-screen on the main stream. Each tile names its camera and its recording state, kept fresh from the
 // event stream and a short poll; the video's own state (connecting, playing, why it
 // cannot play) is shown over the picture. Any node relays any camera, so a tile keeps
 // playing through a failover; the player moves to another node only when its own
@@ -142,11 +142,14 @@ export function mount(ctx, container) {
     closeTile(tile);
     tile.stream = stream;
     tile.element.dataset.stream = stream;
+    // a closed player may still report a late status: only the current one is shown
+    const current = {};
+    tile.current = current;
     try {
       tile.handle = player.attach(tile.video, tile.id, {
         token: ctx.session.token,
         stream,
-        onStatus: (status) => showVideoState(tile, status),
+        onStatus: (status) => tile.current === current && showVideoState(tile, status),
       });
     } catch (error) {
       showVideoState(tile, { state: 'error', message: error.message });
