@@ -29,7 +29,7 @@ export function logEventText(event, serverName, cameraName) {
     case 'camera_online':
       return { kind: 'camera-online', text: `${camera} is back online` };
     case 'recording_gap': {
-      const seconds = Number(d.seconds);
+      const seconds = d.seconds !== undefined ? Number(d.seconds) : (Date.parse(d.end) - Date.parse(d.start)) / 1000;
       const length = Number.isFinite(seconds) && seconds > 0 ? ` of ${seconds.toFixed(1)} s` : '';
       return { kind: 'gap', text: `${camera}: recording gap${length} on ${server}` };
     }
