@@ -2,8 +2,8 @@
 
 Each node is the real `FailoverService` (its loop's step, the recording-set exchange
 with digests in the gossiped load, the controller and the planner) on top of the real
-SWIM state machine and gossip codec (`tests/sim/cluster.py`) over the fake network, on
-one fake clock. Around them the simulation models only what is I/O in a node:
+GossipRuntime (`tests/sim/cluster.py`: SWIM state machine, codec, timers) over the
+fake network, on one fake clock. Around them the simulation models only what is I/O in a node:
 
 - the recorder: a camera set on a node is "connecting" for `connect_s`, then
   "recording"; the node's failover is poked when a camera starts recording;
@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
-from node.config import GossipConfig, membership_config
+from node.config import GossipConfig
 from node.failover import FailoverService
-from node.membership._types import LoadReport, MemberView
+from node.membership import LoadReport, MemberEvent, MemberView, membership_config
 from recorder import CameraStatus
 from tests.sim.cluster import SimCluster, SimNode
 
@@ -130,8 +130,7 @@ class _Host:
             del self.recorder[camera_id]
 
     def set_load_extra(self, key: str, value: str | int | float | bool) -> None:
-        membership = self.system.cluster.nodes[self.node_id].membership
-        membership.set_load(LoadReport(extra={key: value}))
+        self.system.cluster.nodes[self.node_id].set_load(LoadReport(extra={key: value}))
 
 
 class FailoverSystem:
@@ -225,16 +224,12 @@ class FailoverSystem:
 
     def _watch_membership(self, node: SimNode) -> None:
         """Poke the node's failover on every membership event, as the runtime does."""
-        schedule = node._schedule
-        seen = [len(node.events)]
 
-        def scheduled(after_tick: bool = False) -> None:
-            schedule(after_tick)
-            if len(node.events) != seen[0]:
-                seen[0] = len(node.events)
-                self.poke(node.node_id)
+        def on_event(event: MemberEvent) -> None:
+            node.events.append(event)
+            self.poke(node.node_id)
 
-        node._schedule = scheduled  # type: ignore[method-assign]
+        node.runtime.set_event_callback(on_event)
 
     def _sample(self) -> None:
         self.samples.append((self.clock.now, self.recording()))
