@@ -401,8 +401,8 @@ class Membership:
 
     def _rumoured_death(self, e: Entry, m: MemberRecord, now: float) -> bool:
         """A death verdict, at the version we hold live, about a member that has spoken
-        to us within `death_rumour_silence_s`: no detector of ours could have reached it
-        (any verdict needs at least that long without an answer). This is what a healed
+        to us within `death_rumour_silence_s` (less time than a death takes to be
+        detected and reach us: the verdict is stale or not ours to share). This is what a healed
         partition produces: the side that was cut off still holds the other side dead
         at their current incarnations and hands those verdicts over in its first sync;
         believed at once, they would mark live, reachable neighbours dead until they
@@ -419,7 +419,8 @@ class Membership:
     def _doubt(self, m: MemberRecord, origin: str, now: float, out: list[Outgoing]) -> None:
         """Check a rumoured death as our own suspicion: the member hears of it at once
         (and refutes in one round trip); if it really died, our suspicion runs out, or
-        a later verdict comes once it has been silent long enough."""
+        a later verdict comes once it has been silent long enough: a real death reaches
+        us at most one suspicion timeout later than it would have."""
         if m.state == "alive":
             self._set_state(m, "suspect", now, origin=origin)
         else:

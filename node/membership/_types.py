@@ -45,8 +45,8 @@ class MembershipConfig:
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
     loads_per_message: int = 4  # other members' loads carried per message (own always)
     # Another node's death verdict about a member we heard from more recently than this
-    # is checked as our own suspicion first (None: probe_timeout_s + suspicion_min_s,
-    # the shortest silence before any verdict; 0 believes every verdict at once).
+    # is checked as our own suspicion first (None: detection_bound_s, the time a death
+    # takes to be declared and spread; 0 believes every verdict at once).
     rumour_silence_s: float | None = None
 
     def __post_init__(self) -> None:
@@ -89,7 +89,12 @@ class MembershipConfig:
         that it is dead is believed as such (see Membership._apply)."""
         if self.rumour_silence_s is not None:
             return self.rumour_silence_s
-        return self.probe_timeout_s + self.suspicion_min_s
+        # A real death reaches us about this long after the member's last word (probed,
+        # suspected, declared, gossiped); a verdict about a member that spoke to us more
+        # recently is most likely a stale one (a healed partition) or from a detector
+        # that lost a link we still have. The bound is generous on purpose: a node whose
+        # event loop stalls on a busy machine must not turn a stale verdict into a death.
+        return self.detection_bound_s
 
     @property
     def detection_bound_s(self) -> float:

@@ -136,7 +136,7 @@ class System:
                 }
                 camera = self.ok(h1, "POST", "/api/v1/cameras", json=body)
                 self.cameras[camera["id"]] = camera
-        self.wait_steady()
+        self.wait_steady(max(FAILBACK_BOUND_S, 2.0 * len(self.cameras)))  # many: slower
 
     # ---- views
 

@@ -2,8 +2,8 @@
 
 Each node is the real `FailoverService` (its loop's step, the recording-set exchange
 with digests in the gossiped load, the controller and the planner) on top of the real
-SWIM state machine and gossip codec (`tests/sim/cluster.py`) over the fake network, on
-one fake clock. Around them the simulation models only what is I/O in a node:
+GossipRuntime (`tests/sim/cluster.py`: SWIM state machine, codec, timers) over the
+fake network, on one fake clock. Around them the simulation models only what is I/O in a node:
 
 - the recorder: a camera set on a node is "connecting" for `connect_s`, then
   "recording"; the node's failover is poked when a camera starts recording;
@@ -30,8 +30,7 @@ import httpx
 
 from node.config import GossipConfig
 from node.failover import FailoverService
-from node.membership import membership_config
-from node.membership._types import LoadReport, MemberEvent, MemberView
+from node.membership import LoadReport, MemberEvent, MemberView, membership_config
 from recorder import CameraStatus
 from tests.sim.cluster import SimCluster, SimNode
 
@@ -131,8 +130,7 @@ class _Host:
             del self.recorder[camera_id]
 
     def set_load_extra(self, key: str, value: str | int | float | bool) -> None:
-        membership = self.system.cluster.nodes[self.node_id].membership
-        membership.set_load(LoadReport(extra={key: value}))
+        self.system.cluster.nodes[self.node_id].set_load(LoadReport(extra={key: value}))
 
 
 class FailoverSystem:

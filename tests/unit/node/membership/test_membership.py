@@ -259,7 +259,7 @@ def test_death_rumour_is_believed_once_the_member_has_been_silent_long_enough() 
 
 
 def test_rumour_silence_zero_believes_every_death_at_once() -> None:
-    assert CFG.death_rumour_silence_s == CFG.probe_timeout_s + CFG.suspicion_min_s
+    assert CFG.death_rumour_silence_s == CFG.detection_bound_s
     m = joined(node(rumour_silence_s=0.0), "a", "b", now=1.0)
     m.on_message(msg("b", u=[entry("a", 0, "d", f="b")]), 1.0)
     assert m.members()["a"].state == "dead"
