@@ -4,7 +4,7 @@ nodes and `camkeep emulate` cameras on loopback.
     def test_x(chromium, ...):
         page = chromium.new_page()
 
-`chromium` (also named `browser`) is one browser for the whole session (Playwright
+`chromium` (also named `browser`) is one browser per test module (Playwright
 cannot download its own here: Debian's /usr/bin/chromium); `screenshots` is a folder
 for the pages' pictures, printed at the end so a person can look at them. The tests
 skip with the reason when it or Playwright is missing. The node and emulator helpers
@@ -60,7 +60,11 @@ integration = _integration_fixtures()
 start_emulator_process = integration.start_emulator_process
 
 
-@pytest.fixture(scope="session")
+# One browser per test module, not per session: Playwright's sync API keeps its event
+# loop marked as running in this thread while it is open, so any later test that runs
+# an asyncio loop of its own (most of the other tiers) would fail after the browser
+# tests if the browser outlived them.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (bash .ci/setup installs Debian's chromium)")
@@ -76,7 +80,7 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: object) -> object:
     return chromium
 
