@@ -68,7 +68,8 @@ def _reliability_row(run: str, done: str, lost: str) -> None:
         ]
     rows.append(f"| {run} | {done} | {lost} |")
     rows.sort()
-    replace_section(RESULTS, RELIABILITY, "\n".join([RELIABILITY, "", *RELIABILITY_INTRO, *rows]))
+    text = "\n".join([RELIABILITY, "", *RELIABILITY_INTRO, *rows, ""])
+    replace_section(RESULTS, RELIABILITY, text)
 
 
 def run_partition(args: argparse.Namespace) -> None:
