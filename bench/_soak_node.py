@@ -208,7 +208,15 @@ class FlapResult:
     by_mode: dict[str, int]
 
 
-def flap(faults: int, *, fault_s: float = 1.0, log: Callable[[str], None] = print) -> FlapResult:
+# The merged timeline joins segments less than 1.5 s apart into one period (segment
+# cuts and reconnect jitter are not holes), so a fault is held longer than that after
+# the node sees it: then every outage must show as a hole.
+FLAP_FAULT_S = 2.0
+
+
+def flap(
+    faults: int, *, fault_s: float = FLAP_FAULT_S, log: Callable[[str], None] = print
+) -> FlapResult:
     """One camera dropped, stalled and switched off `faults` times in turn: each time
     held `fault_s` after the node saw it, then set back; the node must reconnect."""
     with LoopbackNode(1, segment_s=2) as node:

@@ -186,7 +186,8 @@ def run_flap(args: argparse.Namespace) -> None:
         [
             f"{_machine()}. One node recording one emulated camera (320x240, 10 fps) that is,"
             " in turn, dropped (RTSP session closed), stalled (no packets) and switched"
-            " off; each fault is held 1 s after the node sees it, then cleared. The node"
+            " off; each fault is held 2 s after the node sees it (longer than the 1.5 s"
+            " within which the timeline joins segments), then cleared. The node"
             " process is sampled after every reconnection (least-squares slope after the"
             " first 30 %).",
             "",

@@ -246,7 +246,8 @@ def test_cameras_added_and_names_shown_as_typed(owner_page: Any, site: Site) -> 
     expect(url_error).to_contain_text("rtsp://", timeout=TIMEOUT_MS)
     dialog.get_by_label("RTSP URL").fill(site.emulator.url(1))
     # the home server offered first is the node the browser is on
-    assert dialog.get_by_label("Home server").input_value() == site.ids["web-a"]
+    # (the list fills from the servers API: wait for it rather than read it at once)
+    expect(dialog.get_by_label("Home server")).to_have_value(site.ids["web-a"], timeout=TIMEOUT_MS)
     dialog.get_by_role("button", name="Add camera").click()
     row = page.locator("#cameras-table tbody tr").first
     row.wait_for(timeout=TIMEOUT_MS)

@@ -18,13 +18,17 @@ export function mount(ctx, container) {
   const body = h('tbody');
   const discoveredList = h('ul', { class: 'plain', id: 'discovered-cameras' });
   const search = h('button', { type: 'button', id: 'discover-cameras' }, 'Search the network');
+  // The add dialogs offer the system's servers as home: enabled once they have loaded.
+  const addButtons = [
+    h('button', { type: 'button', id: 'add-by-address', disabled: true, onclick: () => addDialog('onvif') }, 'Add by address…'),
+    h('button', { type: 'button', id: 'add-by-url', disabled: true, onclick: () => addDialog('rtsp') }, 'Add by RTSP URL…'),
+  ];
 
   container.append(
     h(
       'div',
       { class: 'toolbar' },
-      h('button', { type: 'button', id: 'add-by-address', onclick: () => addDialog('onvif') }, 'Add by address…'),
-      h('button', { type: 'button', id: 'add-by-url', onclick: () => addDialog('rtsp') }, 'Add by RTSP URL…'),
+      ...addButtons,
     ),
     h(
       'div',
@@ -225,6 +229,7 @@ export function mount(ctx, container) {
 
   const watcher = watch(ctx, ['cameras', 'servers'], (data) => {
     servers = data.servers;
+    for (const button of addButtons) button.disabled = false;
     const byServer = byId(servers);
     const rows = data.cameras
       .slice()
