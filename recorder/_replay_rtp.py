@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ._rtp import rtsp_answer_end
+
 ONVIF_REPLAY_EXTENSION_ID = 0xABAC
 NTP_UNIX_OFFSET_S = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (UNIX)
 RTCP_BYE = 203
@@ -73,20 +75,10 @@ class ReplayScanner:
         size, pos = len(data), 0
         while pos + 4 <= size:
             if data[pos] != 0x24:  # '$': else an RTSP answer
-                end = data.find(b"\r\n\r\n", pos)
-                if end < 0:
+                after = rtsp_answer_end(data, pos)
+                if after is None:
                     break
-                head = data[pos:end].lower()
-                marker = head.find(b"content-length:")
-                body = 0
-                if marker >= 0:
-                    try:
-                        body = int(head[marker + 15 :].split(b"\r\n", 1)[0])
-                    except ValueError:
-                        body = 0
-                if end + 4 + body > size:
-                    break
-                pos = end + 4 + body
+                pos = after
                 continue
             start = pos + 4
             end = start + ((data[pos + 2] << 8) | data[pos + 3])

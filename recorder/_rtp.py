@@ -262,6 +262,24 @@ class VideoDepacketizer:
                 self._fu = None
 
 
+def rtsp_answer_end(data: bytes, pos: int) -> int | None:
+    """Where an RTSP answer that starts at `pos` in interleaved data ends (header and
+    body), or None while it is not complete yet."""
+    end = data.find(b"\r\n\r\n", pos)
+    if end < 0:
+        return None
+    head = data[pos:end].lower()
+    marker = head.find(b"content-length:")
+    body = 0
+    if marker >= 0:
+        try:
+            body = int(head[marker + 15 :].split(b"\r\n", 1)[0])
+        except ValueError:
+            body = 0
+    after = end + 4 + max(body, 0)
+    return after if after <= len(data) else None
+
+
 class InterleavedVideoReader:
     """Interleaved RTP over the RTSP TCP connection (RFC 2326 §10.12) -> Annex B access
     units of the video track on one channel, in one pass over each chunk read.
@@ -319,22 +337,11 @@ class InterleavedVideoReader:
         channel = self._channel
         fu_skip = 3 if hevc else 2
         while pos + 4 <= size:
-            if data[pos] != 0x24:  # '$'
-                end = data.find(b"\r\n\r\n", pos)
-                if end < 0:
+            if data[pos] != 0x24:  # '$': an RTSP answer (to a keep-alive) to skip
+                after = rtsp_answer_end(data, pos)
+                if after is None:
                     break
-                # an RTSP answer (to a keep-alive): skip its header and body
-                head = data[pos:end].lower()
-                marker = head.find(b"content-length:")
-                body = 0
-                if marker >= 0:
-                    try:
-                        body = int(head[marker + 15 :].split(b"\r\n", 1)[0])
-                    except ValueError:
-                        body = 0
-                if end + 4 + body > size:
-                    break
-                pos = end + 4 + body
+                pos = after
                 continue
             start = pos + 4
             end = start + ((data[pos + 2] << 8) | data[pos + 3])
