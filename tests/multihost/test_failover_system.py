@@ -171,9 +171,12 @@ def test_partition_each_side_records_then_heal_converges(steady: System) -> None
     print(f"converged {time.monotonic() - healed_at:.1f} s after healing")
     s.wait_steady(10)
     time.sleep(3)
-    for camera_id in s.cameras:  # no period lost on either side
+    for camera_id in s.cameras:  # no period lost on either side, and no third recorder
         periods = s.timeline(camera_id, start, now())
-        assert len({p["server_id"] for p in periods}) == 2, (s.cameras[camera_id], periods)
+        # video a server downloaded afterwards from the camera's own storage to fill a
+        # hole ("edge") is not a recording: only live periods say who recorded
+        live = [p for p in periods if p.get("source", "live") == "live"]
+        assert len({p["server_id"] for p in live}) == 2, (s.cameras[camera_id], periods)
         assert s.holes(camera_id, start, now() - timedelta(seconds=3)) == []
 
 
