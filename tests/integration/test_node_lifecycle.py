@@ -13,6 +13,7 @@ PUBLIC = {
     ("post", "/api/v1/system/setup"),
     ("get", "/api/v1/system/discovered"),
     ("post", "/api/v1/auth/login"),
+    ("get", "/metrics"),  # public unless [metrics] token is set
 }
 
 
