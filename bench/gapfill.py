@@ -43,15 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import replace_section  # noqa: E402
-from bench.failover import percentile, wait_for  # noqa: E402
+from bench.failover import HOST, OWNER, PASSWORD, percentile, wait_for  # noqa: E402
 from emulator.ports import free_port, free_port_block  # noqa: E402
 from node.recordings._merge import gaps  # noqa: E402
 from recorder import Period  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Gap fill (bench/gapfill.py)"
-HOST = "127.0.0.1"
-OWNER, PASSWORD = "owner", "bench-password-1"
 CONFIG = """
 segment_seconds = 10
 [discovery]
