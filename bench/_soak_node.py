@@ -23,6 +23,7 @@ from emulator.ports import free_port
 from node.cli import start_process, stop_process
 from node.recordings._merge import gaps
 from recorder import Period
+from recorder._periods import GAP_TOLERANCE_MS
 
 HOST = "127.0.0.1"
 OWNER, PASSWORD = "owner", "soak-password-1"
@@ -202,16 +203,30 @@ class FlapResult:
     faults: int
     reconnected: int
     holes: int  # holes in the timeline (longer than a frame)
-    outages_as_holes: int  # faults whose outage (as the node reported it) is a hole
+    long_outages: int  # outages longer than the timeline joins (held faults, slow reconnects)
+    outages_as_holes: int  # long outages (as the node reported them) that are a hole
     duration_s: float
     usage: Usage
     by_mode: dict[str, int]
 
 
-# The merged timeline joins segments less than 1.5 s apart into one period (segment
-# cuts and reconnect jitter are not holes), so a fault is held longer than that after
-# the node sees it: then every outage must show as a hole.
-FLAP_FAULT_S = 2.0
+# The merged timeline joins segments less than GAP_TOLERANCE_MS apart into one period
+# (segment cuts and reconnect jitter are not holes), so a fault is held longer than
+# that after the node sees it: then its outage must show as a hole. A "drop" closes the
+# session once and the node may be back before the hold ends; such an outage counts
+# only when it lasted longer than the joining (plus the lag of the node's state report).
+FLAP_FAULT_S = 2.5
+LONG_OUTAGE_S = GAP_TOLERANCE_MS / 1000 + 0.3
+
+
+def _hold_fault(node: LoopbackNode, camera_id: str, fault_s: float) -> datetime | None:
+    """Keep the fault for `fault_s`; when the node reported recording again meanwhile."""
+    until = time.monotonic() + fault_s
+    while time.monotonic() < until:
+        if node.states()[camera_id] == "recording":
+            return datetime.now(UTC)
+        time.sleep(0.1)
+    return None
 
 
 def flap(
@@ -234,10 +249,12 @@ def flap(
             node.fault(1, mode)
             wait(lambda: node.states()[camera_id] != "recording", 60, f"the node to see {mode}")
             down = datetime.now(UTC)
-            time.sleep(fault_s)
+            up = _hold_fault(node, camera_id, fault_s)
+            if up is not None:  # back before the fault cleared: let it end its hold
+                time.sleep(max(0.0, fault_s - (up - down).total_seconds()))
             node.fault(1, "ok")
             wait(lambda: node.states()[camera_id] == "recording", 120, "reconnection")
-            outages.append((down, datetime.now(UTC)))
+            outages.append((down, up or datetime.now(UTC)))
             reconnected += 1
             by_mode[mode] = by_mode.get(mode, 0) + 1
             time.sleep(1.5)  # recording again long enough to be a period of its own
@@ -247,14 +264,22 @@ def flap(
         time.sleep(node.segment_s + 2)  # the last segment closed and indexed
         end = datetime.now(UTC) - timedelta(seconds=1)
         holes = node.hole_spans(camera_id, start, end, min_s=0.1)  # longer than a frame
+        long = [(a, b) for a, b in outages if (b - a).total_seconds() > LONG_OUTAGE_S]
         as_holes = 0
-        for down, up in outages:
+        for down, up in long:
             if any(a < up and b > down for a, b in holes):
                 as_holes += 1
             else:
                 log(f"  outage {down.time()}-{up.time()} is not a hole; holes: {holes}")
         return FlapResult(
-            faults, reconnected, len(holes), as_holes, time.monotonic() - began, usage, by_mode
+            faults,
+            reconnected,
+            len(holes),
+            len(long),
+            as_holes,
+            time.monotonic() - began,
+            usage,
+            by_mode,
         )
 
 

