@@ -121,6 +121,9 @@ async def _serve(config, log_level: str, log_format: str, tagger) -> int:
             access_log=log_level == "debug",
             lifespan="on",
             ws="websockets-sansio",
+            # the WebSockets carry H.264 (incompressible) and short JSON lines: deflate
+            # would cost CPU, latency and a zlib context (~300 KiB) per live viewer
+            ws_per_message_deflate=False,
             # json: uvicorn's lines go through the root logger's JSON handler too
             log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG,
             timeout_graceful_shutdown=5,
