@@ -225,6 +225,7 @@ class EventsBench(Bench):
             "delivered_s": delivered_s,
             "hook_once": sum(1 for i in log if hook[i] == 1),
             "hook_more": sum(1 for i in log if hook[i] > 1),
+            "hook_seen": sum(1 for i in log if hook[i] >= 1),
             "hook_missing": sum(1 for i in log if hook[i] == 0),
             "hook_extra": len(set(hook) - log),
             "mqtt_once": sum(1 for i in log if mqtt[i] == 1),
@@ -313,12 +314,16 @@ delivered {notes["delivered_s"]:.0f} s after the kill.
 | sink | events | once | more than once | missing | not in the log |
 |---|---:|---:|---:|---:|---:|
 | webhook | {notes["events"]} | {notes["hook_once"]} | {notes["hook_more"]} | {notes["hook_missing"]} | {notes["hook_extra"]} |
+| webhook, receiver dropping repeats by `X-Camkeep-Event-Id` | {notes["events"]} | {notes["hook_seen"]} | 0 | {notes["hook_missing"]} | {notes["hook_extra"]} |
 | MQTT | {notes["events"]} | {notes["mqtt_once"]} | {notes["mqtt_more"]} | {notes["mqtt_missing"]} | - |
 
 Webhook deliveries with a bad signature: {notes["unsigned"]}. Repeats (extra copies):
 {notes["repeats"] or "none"}. The receiver counts a POST when it arrives, before it
 answers, so the POST A had in flight at the kill counts as delivered although A never
-saw the answer; its deputy sends it again (as any at-least-once sender must). A second
+saw the answer; its deputy sends it again (as any at-least-once sender must: no HTTP
+sender can know whether a receiver acted on a request whose answer it never read, so
+exactly once across a kill needs the receiver to drop repeats by the event id, which is
+what the header is for). A second
 repeat, when there is one, is most likely the event accepted just before the kill whose
 cursor had not reached a peer yet (the window the delivery code documents). The log:
 {notes["kinds"]}. "Not in the log": ids the
