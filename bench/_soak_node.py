@@ -8,6 +8,8 @@ least-squares line to the samples after warm-up, so "flat" is a number, not a lo
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -101,8 +103,11 @@ class Usage:
 class LoopbackNode:
     """An emulator with `cameras` small cameras and one node recording all of them."""
 
-    def __init__(self, cameras: int, *, segment_s: int = 10) -> None:
+    def __init__(
+        self, cameras: int, *, segment_s: int = 10, node_env: dict[str, str] | None = None
+    ) -> None:
         self.cameras = cameras
+        self.node_env = node_env or {}
         self._temp = tempfile.TemporaryDirectory(prefix="camkeep-soak-")
         self.data = Path(self._temp.name)
         self.rtsp, self.control, self.port = free_port(), free_port(), free_port()
@@ -125,9 +130,9 @@ class LoopbackNode:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _spawn(self, argv: list[str], log: str) -> Any:
+    def _spawn(self, argv: list[str], log: str, env: dict[str, str] | None = None) -> Any:
         out = open(self.data / log, "w")  # noqa: SIM115 - the child's log, open for its life
-        process = start_process(argv, stdout=out, stderr=out)
+        process = start_process(argv, stdout=out, stderr=out, env=env)
         self.procs.append(process)
         return process
 
@@ -138,7 +143,7 @@ class LoopbackNode:
         self._spawn(camkeep(*emulate), "emulator.log")
         argv = ["run", "--config", str(self.data / "node.toml"), "--data"]
         argv += [str(self.data / "node"), "--listen", f"{HOST}:{self.port}", "--name", "soak"]
-        self.node = self._spawn(camkeep(*argv), "node.log")
+        self.node = self._spawn(camkeep(*argv), "node.log", {**os.environ, **self.node_env})
         wait(lambda: httpx.get(f"{self.control_url}/cameras", timeout=2).status_code == 200,
              180, "the emulator")  # fmt: skip
         wait(lambda: self.client.get("/api/v1/health").status_code == 200, 60, "the node")
@@ -287,8 +292,10 @@ def flap(
 class LongResult:
     cameras: int
     duration_s: float
-    usage: Usage
+    usage: Usage  # of the first node
     worst_hole_s: float
+    # every node run side by side, by label (the first is the plain node)
+    usages: dict[str, Usage] = field(default_factory=dict)
 
 
 def long_run(
@@ -297,24 +304,41 @@ def long_run(
     *,
     every_s: float = 10.0,
     segment_s: int = 60,
+    compare_env: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
 ) -> LongResult:
-    """One node recording `cameras` cameras for `minutes`, sampled every `every_s`."""
-    with LoopbackNode(cameras, segment_s=segment_s) as node:
-        usage = Usage()
+    """One node recording `cameras` cameras for `minutes`, sampled every `every_s`.
+    With `compare_env`, a second node (and emulator) runs beside it with those
+    environment variables, so a change to the process is measured against the plain
+    node in the same run on the same machine."""
+    envs = {"plain": {}} | ({_env_label(compare_env): compare_env} if compare_env else {})
+    with contextlib.ExitStack() as stack:
+        nodes = {
+            label: stack.enter_context(LoopbackNode(cameras, segment_s=segment_s, node_env=env))
+            for label, env in envs.items()
+        }
+        usages = {label: Usage() for label in nodes}
         start = datetime.now(UTC)
         began = time.monotonic()
         while time.monotonic() - began < minutes * 60:
-            usage.sample(node.process)
+            for label, node in nodes.items():
+                usages[label].sample(node.process)
             time.sleep(every_s)
             elapsed = time.monotonic() - began
             if int(elapsed) % 300 < every_s:
-                log(f"  {elapsed / 60:.0f} min, rss {usage.first_last('rss_mib')[1]:.1f} MiB")
-        usage.sample(node.process)
+                rss = ", ".join(f"{k} {u.first_last('rss_mib')[1]:.1f}" for k, u in usages.items())
+                log(f"  {elapsed / 60:.0f} min, rss MiB: {rss}")
+        for label, node in nodes.items():
+            usages[label].sample(node.process)
         time.sleep(2)
         end = datetime.now(UTC) - timedelta(seconds=segment_s + 5)  # the open segment
         worst = 0.0
-        for camera_id in node.camera_ids:
-            holes = node.holes(camera_id, start + timedelta(seconds=10), end, min_s=0.0)
-            worst = max([worst, *holes])
-        return LongResult(cameras, time.monotonic() - began, usage, worst)
+        for node in nodes.values():
+            for camera_id in node.camera_ids:
+                holes = node.holes(camera_id, start + timedelta(seconds=10), end, min_s=0.0)
+                worst = max([worst, *holes])
+        return LongResult(cameras, time.monotonic() - began, usages["plain"], worst, usages)
+
+
+def _env_label(env: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in env.items())

@@ -216,7 +216,17 @@ def run_flap(args: argparse.Namespace) -> None:
 def run_long(args: argparse.Namespace) -> None:
     from bench._soak_node import long_run
 
-    r = long_run(args.cameras, args.minutes)
+    compare = dict(kv.split("=", 1) for kv in args.compare_env)
+    r = long_run(args.cameras, args.minutes, compare_env=compare or None)
+    side_by_side = []
+    for label, usage in list(r.usages.items())[1:]:
+        side_by_side += [
+            "",
+            f"Beside it in the same run, a second node and emulator alike but started with"
+            f" `{label}`:",
+            "",
+            *_usage_lines(usage),
+        ]
     _write(
         "## Long run (bench/soak.py long)",
         [
@@ -226,6 +236,7 @@ def run_long(args: argparse.Namespace) -> None:
             "",
             *_usage_lines(r.usage),
             f"- worst hole in any camera's timeline: {r.worst_hole_s:.2f} s",
+            *side_by_side,
         ],
     )
     slopes = r.usage.slopes()
@@ -259,6 +270,13 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("long", help="one node, many cameras, a long time")
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--cameras", type=int, default=32)
+    p.add_argument(
+        "--compare-env",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="run a second node beside the first with these environment variables",
+    )
     p.set_defaults(run=run_long)
     args = parser.parse_args(argv)
     args.run(args)
