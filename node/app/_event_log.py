@@ -189,6 +189,22 @@ class EventLog:
             )
         )
 
+    def on_gap_fill(self, event: dict[str, Any]) -> None:
+        """A gap fill's outcome, as `recording_gap` with the fill's verdict (without
+        `seconds`: the video lost while a camera was offline is already counted by the
+        camera's own recording_gap)."""
+        if event.get("type") != EventType.RECORDING_GAP.value:
+            return
+        details = {k: event.get(k) for k in ("start", "end", "state", "reason")}
+        self.record(
+            NewEvent(
+                EventType.RECORDING_GAP.value,
+                server_id=self.node.node_id,
+                camera_id=event.get("camera_id"),
+                details={"fill": details.pop("state"), **details},
+            )
+        )
+
     def on_config_changed(self, kind: str) -> None:
         if kind in (MQTT_KIND, "system"):
             self.configure_mqtt()

@@ -20,8 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
-
 from discovery.mdns_txt import NodeInfo
 from node import __version__
 from node.app._camera_state import camera_state, published_states, report_of, status_json
@@ -35,21 +33,26 @@ from node.app._identity import (
     lock_data_dir,
     prepare_data_dir,
 )
+from node.app._internal_http import InternalHttp
 from node.app._metrics_snapshot import build_snapshot
-from node.app._parts import build_login_throttle, build_recorder
+from node.app._parts import (
+    build_camera_states,
+    build_gapfill,
+    build_login_throttle,
+    build_recorder,
+    build_webrtc,
+)
 from node.app._peers import PeerDirectory, SeenPeer, discovered, mdns_interfaces
-from node.camerastate import DIGEST_KEY as STATE_DIGEST_KEY
-from node.camerastate import CameraReport, CameraStates
+from node.app._recorder_sync import RecorderSync
+from node.camerastate import CameraReport
 from node.config import NodeConfig
 from node.events import EventType, NewEvent
 from node.failover import FailoverService
-from node.gapfill import GapFillService
-from node.live import LiveService, WebRtcSessions
+from node.live import LiveService
 from node.membership import LoadSampler, MemberEvent
 from node.metrics import NodeMetrics
 from node.replication import HybridClock, Record, RecordStore, connect
 from node.security import (
-    InternodeAuth,
     InternodeVerifier,
     SystemKeys,
     require_internode,
@@ -62,11 +65,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internode c
 T = TypeVar("T")
 # events after which the failover plan is worked out again at once
 FAILOVER_POKE_EVENTS = frozenset({"camera_status", "server_state", "config_changed"})
-# Gap fill starts where a lost server may have stopped recording: its last fragment
-# and the reader's batch (about 1 s) before it stopped answering, which was at most
-# four probe rounds before it was suspected (dead_after_s before it was declared dead).
-LOST_TAIL_S = 1.0
-SUSPECT_AFTER_PROBES = 4
 
 
 class NodeRuntime:
@@ -93,14 +91,19 @@ class NodeRuntime:
             lambda segments, freed: self.event_log.on_retention(segments, freed),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sync_task: asyncio.Task[None] | None = None
-        self._sync_again = False
+        self._recorder_sync = RecorderSync(
+            lambda: self.recorder.set_cameras(self.failover.desired_sources())
+        )
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-writer")
         self.store.subscribe(self._on_store_change)
         self.keys = SystemKeys(self.node_id, self.state.system, clock)
         self.signer = self.keys.signer
         self.system_id = self.keys.system_id
         self.system_secret = self.keys.secret
+        self.internal = InternalHttp(self.keys)
+        # requests to other members, signed with the system secret
+        self.http_client = self.internal.client
+        self.get_internal, self.post_internal = self.internal.get, self.internal.post
         self.internode_verifier = InternodeVerifier()
         self.internode_check = require_internode(
             self.system_secret, get_system_id=self.system_id, verifier=self.internode_verifier
@@ -140,35 +143,13 @@ class NodeRuntime:
         )
         self.event_log = EventLog(self, self.data_dir / DB_FILE)
         self.failover.on_decision(self.event_log.on_decision)
-        self.camera_states = CameraStates(
-            self.node_id,
-            own_reports=self._own_reports,
-            peers=lambda: [
-                (p.server_id, p.url, p.state, p.extra.get(STATE_DIGEST_KEY))
-                for p in self.peer_views()
-            ],
-            post=self.post_internal,
-            get=self.get_internal,
-            set_digest=lambda value: self.set_load_extra(STATE_DIGEST_KEY, value),
-            clock=clock,
+        self.camera_states = build_camera_states(
+            self.node_id, self.cluster, self.internal, self._own_reports, clock
         )
         self.metrics = NodeMetrics(lambda: build_snapshot(self))
         self.live = LiveService(self)
-        live = config.live
-        self.webrtc = WebRtcSessions(
-            self.live,
-            config.listen_host,
-            live.ice_servers,
-            live.turn_username,
-            live.turn_password,
-        )
-        self.gapfill = GapFillService(
-            self,
-            config.gapfill,
-            suspect_margin_s=SUSPECT_AFTER_PROBES * config.gossip.interval_s + LOST_TAIL_S,
-            dead_margin_s=config.gossip.dead_after_s + LOST_TAIL_S,
-        )
-        self._http: httpx.AsyncClient | None = None
+        self.webrtc = build_webrtc(config, self.live)
+        self.gapfill = build_gapfill(self, config)
         self._own_server: dict[str, Any] | None = self.state.server(self.node_id)
         self._leaving = False
         self._background: set[asyncio.Task[Any]] = set()
@@ -192,9 +173,7 @@ class NodeRuntime:
         await self.write(
             self.state.refresh_self, self.config.name, self.url, self.config.licensed_channels
         )
-        self._http = httpx.AsyncClient(
-            auth=InternodeAuth(self.keys.internode_credentials), timeout=5.0, trust_env=False
-        )
+        self.internal.start()
         await self.directory.start(mdns_interfaces(self.config), self._node_info())
         if self.state.is_member():
             await self._start_cluster()
@@ -221,11 +200,8 @@ class NodeRuntime:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await asyncio.gather(self.cluster.stop(), self.directory.stop())
-        if self._http is not None:
-            await self._http.aclose()
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            await asyncio.gather(self._sync_task, return_exceptions=True)
+        await self.internal.stop()
+        await self._recorder_sync.stop()
         await self.recorder.stop()
         self._writer.shutdown(wait=True)
         self._conn.close()
@@ -245,21 +221,7 @@ class NodeRuntime:
 
     async def sync_recorder(self) -> None:
         """Tell the recorder which cameras to record (coalesces bursts of changes)."""
-        if self._sync_task is not None and not self._sync_task.done():
-            self._sync_again = True
-            return
-        self._sync_task = asyncio.create_task(self._sync_loop())
-        await asyncio.shield(self._sync_task)
-
-    async def _sync_loop(self) -> None:
-        while True:
-            self._sync_again = False
-            try:
-                await self.recorder.set_cameras(self.failover.desired_sources())
-            except Exception:
-                log.exception("recorder refused the camera set")
-            if not self._sync_again:
-                return
+        await self._recorder_sync.sync()
 
     def recorder_statuses(self) -> dict[str, CameraStatus]:
         return self.recorder.statuses()
@@ -301,21 +263,9 @@ class NodeRuntime:
         self.camera_states.poke()
 
     def publish_event(self, event: dict[str, Any]) -> None:
-        """An event of a part (gap fill) to WebSocket clients; a gap's outcome also
-        goes to the system's event log, as `recording_gap` with the fill's verdict
-        (without `seconds`: the video lost while a camera was offline is already
-        counted by the camera's own recording_gap)."""
+        """An event of a part (gap fill) to WebSocket clients and the event log."""
         self.events.publish(event)
-        if event.get("type") == EventType.RECORDING_GAP.value:
-            details = {k: event.get(k) for k in ("start", "end", "state", "reason")}
-            self.event_log.record(
-                NewEvent(
-                    EventType.RECORDING_GAP.value,
-                    server_id=self.node_id,
-                    camera_id=event.get("camera_id"),
-                    details={"fill": details.pop("state"), **details},
-                )
-            )
+        self.event_log.on_gap_fill(event)
 
     def _poke_failover(self, event: dict[str, Any]) -> None:
         if event.get("type") in FAILOVER_POKE_EVENTS:
@@ -351,22 +301,6 @@ class NodeRuntime:
         self.event_log.on_config_changed(record.kind)
 
     # ------------------------------------------------------- system of servers
-
-    def http_client(self) -> httpx.AsyncClient:
-        """The node's HTTP client; requests are signed with the system secret."""
-        if self._http is None:
-            raise RuntimeError("node not started")
-        return self._http
-
-    async def get_internal(self, url: str, path: str) -> dict[str, Any]:
-        """GET another member's internal route; its JSON answer (raises on errors)."""
-        answer = await self.http_client().get(f"{url.rstrip('/')}{path}", timeout=2.0)
-        return _json_object(answer)
-
-    async def post_internal(self, url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to another member's internal route; its JSON answer (raises on errors)."""
-        answer = await self.http_client().post(f"{url.rstrip('/')}{path}", json=body, timeout=2.0)
-        return _json_object(answer)
 
     async def apply_remote_records(self, records: list[Record]) -> int:
         """Store records received from a peer (newer versions win); how many applied."""
@@ -454,11 +388,3 @@ class NodeRuntime:
             self.cluster.add_peer(peer.url, peer.node_id)
         if self.config.join_token:
             self.auto_join.on_peer_seen(peer)
-
-
-def _json_object(answer: httpx.Response) -> dict[str, Any]:
-    answer.raise_for_status()
-    data = answer.json()
-    if not isinstance(data, dict):
-        raise ValueError("internal answer is not an object")
-    return data
