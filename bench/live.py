@@ -412,6 +412,7 @@ def run(args: argparse.Namespace) -> str:
         one_cam_cpu, one_cam_rss = cpu_window(proc, args.window)
         one_cam_packets = end_viewers(worker, url, token)
         time.sleep(3)
+        before_mse_rss = proc.memory_info().rss
         worker = with_viewers(url, token, ids, "mse")
         time.sleep(2)
         mse_cpu, mse_rss = cpu_window(proc, args.window)
@@ -442,7 +443,7 @@ def run(args: argparse.Namespace) -> str:
         f"{(one_cam_rss - base2_rss) / ncam / MIB:.2f} MiB |",
         f"| + 1 MSE WebSocket viewer per camera ({ncam} viewers) | {mse_cpu * 100:.1f} % | "
         f"{(mse_cpu - base) / base:.2f} | {mse_rss / MIB:.0f} MiB | "
-        f"{(mse_rss - one_cam_rss) / ncam / MIB:.2f} MiB |",
+        f"{(mse_rss - before_mse_rss) / ncam / MIB:.2f} MiB |",
     ]
     received = sum(per_camera_packets) + sum(one_cam_packets)
     return "\n".join(
