@@ -25,10 +25,8 @@ Writes the section `## Gap fill (bench/gapfill.py)` of bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +40,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import replace_section  # noqa: E402
+from bench._common import replace_section, stop_process_groups  # noqa: E402
 from bench.failover import HOST, OWNER, PASSWORD, percentile, wait_for  # noqa: E402
 from emulator.ports import free_port, free_port_block  # noqa: E402
 from node.recordings._merge import gaps  # noqa: E402
@@ -183,17 +181,7 @@ class Bench:
         }
 
     def close(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_groups(self.procs.values())
 
 
 def subsection(result: dict[str, Any], args: argparse.Namespace) -> tuple[str, str]:
