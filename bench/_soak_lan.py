@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "multihost"))
+sys.path.insert(1, str(ROOT / "tests" / "integration"))  # node_harness, for failover_lan
 
 import netns  # noqa: E402
 from failover_lan import System, gaps_of, now, wait_for  # noqa: E402

@@ -21,26 +21,12 @@ import httpx
 import psutil
 import pytest
 from conftest import start_emulator_process
-from node_harness import NodeProcess, make_node, wait_until
+from node_harness import NodeProcess, fast_failover_config, make_node, wait_until
 from player_page import assert_decodes, mode, open_player, state
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-segment_seconds = 2
-licensed_channels = 8
-[discovery]
-mdns = false
-[gossip]
-interval_s = 0.1
-suspect_after_s = 0.5
-dead_after_s = 1.0
-[failover]
-plan_interval_s = 0.3
-failback_delay_s = 1.0
-[retention]
-min_free_bytes = 1_000_000
-"""
+CONFIG = fast_failover_config(failover="failback_delay_s = 1.0")
 
 
 @dataclass

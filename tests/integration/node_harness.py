@@ -62,6 +62,33 @@ def wait_until(
     )
 
 
+def fast_failover_config(
+    *,
+    segment_seconds: int = 2,
+    licensed_channels: int = 8,
+    failover: str = "",
+    extra: str = "",
+) -> str:
+    """A node's config for tests of failover: gossip every 0.1 s (dead after 1 s), a
+    plan every 0.3 s, short segments, no mDNS. `failover` is more lines of the
+    [failover] section, `extra` more TOML after it (whole sections)."""
+    return f"""
+segment_seconds = {segment_seconds}
+licensed_channels = {licensed_channels}
+[discovery]
+mdns = false
+[gossip]
+interval_s = 0.1
+suspect_after_s = 0.5
+dead_after_s = 1.0
+[failover]
+plan_interval_s = 0.3
+{failover}
+[retention]
+min_free_bytes = 1_000_000
+{extra}"""
+
+
 @dataclass
 class NodeProcess:
     name: str

@@ -19,24 +19,18 @@ from pathlib import Path
 import av
 import httpx
 import pytest
-from node_harness import ROOT, NodeProcess, camkeep_command, node_factory, wait_until
+from node_harness import (
+    ROOT,
+    NodeProcess,
+    camkeep_command,
+    fast_failover_config,
+    node_factory,
+    wait_until,
+)
 
 __all__ = ["node_factory"]  # fixture
 
-CONFIG = """
-segment_seconds = 2
-licensed_channels = 8
-[discovery]
-mdns = false
-[gossip]
-interval_s = 0.1
-suspect_after_s = 0.5
-dead_after_s = 1.0
-[failover]
-plan_interval_s = 0.3
-[retention]
-min_free_bytes = 1_000_000
-"""
+CONFIG = fast_failover_config()
 
 
 def cli(node: NodeProcess, *args: str) -> subprocess.CompletedProcess:

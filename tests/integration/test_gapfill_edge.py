@@ -27,29 +27,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_harness import OWNER, OWNER_PASSWORD, NodeProcess, node_factory, wait_until
+from node_harness import (
+    OWNER,
+    OWNER_PASSWORD,
+    NodeProcess,
+    fast_failover_config,
+    node_factory,
+    wait_until,
+)
 
 __all__ = ["node_factory"]  # fixture
 
 FRAME_S = 1 / 25
 TOLERANCE_S = 0.02
-CONFIG = """
-segment_seconds = 4
-licensed_channels = 16
-[discovery]
-mdns = false
-[gossip]
-interval_s = 0.1
-suspect_after_s = 0.5
-dead_after_s = 1.0
-[failover]
-plan_interval_s = 0.3
-failback_delay_s = 2.0
-[gapfill]
-sweep_interval_s = 5.0
-[retention]
-min_free_bytes = 1_000_000
-"""
+CONFIG = fast_failover_config(
+    segment_seconds=4,
+    licensed_channels=16,
+    failover="failback_delay_s = 2.0",
+    extra="[gapfill]\nsweep_interval_s = 5.0",
+)
 
 
 def parse(text: str) -> datetime:

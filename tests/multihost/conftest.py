@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the integration tests' helpers (node_harness: configs, processes) serve here too
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "integration"))
 
 import netns  # harness module next to this file
 

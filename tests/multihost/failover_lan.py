@@ -5,7 +5,8 @@ happens to a node). `System.form()` builds one system with failover on everywher
 `CAMERAS_PER_NODE` cameras homed on each node; the views (who records what, merged
 timelines, holes) are read through the nodes' APIs from inside the hosts. Cameras are
 small (320x240, 10 fps, 150 kbit/s), segments 2 s, gossip fast (declared dead within
-~1 s): see CONFIG. Used by tests/multihost/test_failover_system.py and bench/soak.py.
+~1 s): see node_harness.fast_failover_config. Used by
+tests/multihost/test_failover_system.py and bench/soak.py.
 """
 
 from __future__ import annotations
@@ -17,26 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import netns
+from node_harness import fast_failover_config
 
 from node.recordings._merge import gaps
 
 PORT = 7480
 OWNER, PASSWORD = "owner", "owner-password-1"
 CAMERAS_PER_NODE = 2  # the default
-CONFIG = """
-segment_seconds = 2
-licensed_channels = 16
-[discovery]
-mdns = false
-[gossip]
-interval_s = 0.1
-suspect_after_s = 0.5
-dead_after_s = 1.0
-[failover]
-plan_interval_s = 0.3
-[retention]
-min_free_bytes = 1_000_000
-"""
 TAKEOVER_BOUND_S = 20.0  # generous: the target is ~2 s (bench/failover.py)
 FAILBACK_BOUND_S = 30.0
 HEAL_BOUND_S = 5.0 + 5.0  # issue: converge within 5 s; +5 s of polling slack on a busy box
@@ -69,9 +57,7 @@ class System:
         self.token = ""
         self.cameras: dict[str, dict[str, Any]] = {}  # camera id -> camera
         self.config = net.workdir / "node.toml"
-        self.config.write_text(
-            CONFIG.replace("licensed_channels = 16", f"licensed_channels = {channels}")
-        )
+        self.config.write_text(fast_failover_config(licensed_channels=channels))
 
     def url(self, host: netns.Host) -> str:
         return f"http://{host.address}:{PORT}"

@@ -24,6 +24,7 @@ import pytest
 from system_cluster import Cluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from node_harness import fast_failover_config
 from notify_helpers import MOSQUITTO, MqttSubscriber, WebhookReceiver
 
 pytestmark = [
@@ -31,20 +32,7 @@ pytestmark = [
     pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed"),
 ]
 
-CONFIG = """
-segment_seconds = 2
-licensed_channels = 16
-[discovery]
-mdns = false
-[gossip]
-interval_s = 0.1
-suspect_after_s = 0.5
-dead_after_s = 1.0
-[failover]
-plan_interval_s = 0.3
-[retention]
-min_free_bytes = 1_000_000
-"""
+CONFIG = fast_failover_config(licensed_channels=16)
 CAMERAS_PER_NODE = 2
 SECRET = "webhook-secret-0123456789"
 HOOK_PORT = 8080
