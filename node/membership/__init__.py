@@ -25,6 +25,7 @@ from node.membership._clock_offsets import (
     ClockPeer,
     ClockReport,
     ClockState,
+    ServerClock,
     peer_clock_text,
 )
 from node.membership._codec import (
@@ -86,6 +87,7 @@ __all__ = [
     "MemberView",
     "MembershipConfig",
     "Scheduler",
+    "ServerClock",
     "TimerHandle",
     "UdpNetwork",
     "format_address",

@@ -131,11 +131,39 @@ class ClockPeer:
 
 
 @dataclass(frozen=True)
+class ServerClock:
+    """One server's clock as the node answering sees it."""
+
+    offset_s: float | None  # its clock minus this node's; None: unknown
+    state: ClockState | None  # None: unknown
+    warning: str | None  # for people; None when nothing is wrong or known
+
+
+@dataclass(frozen=True)
 class ClockReport:
     peers: dict[str, ClockPeer]
     self_offset_s: float | None  # set when the others agree this node is off
     self_state: ClockState | None
-    warning: str | None  # about this node, for people
+    # for people: this node is off (self_offset_s set), or, in a pair, the two clocks
+    # differ and nobody can tell which is wrong
+    warning: str | None
+    refuse_s: float = 30.0
+
+    def server(self, server_id: str, self_id: str) -> ServerClock:
+        """What to show for one server: this node itself (0 s from itself unless the
+        others agree it is off), or a peer (named in a warning only when it is the one
+        off; a peer that agrees with the others about this node gets no text)."""
+        if server_id == self_id:
+            if self.self_offset_s is None:
+                return ServerClock(0.0, "ok", self.warning)
+            return ServerClock(round(self.self_offset_s, 3), self.self_state, self.warning)
+        peer = self.peers.get(server_id)
+        if peer is None or peer.offset_s is None:
+            return ServerClock(None, None, None)
+        text = None
+        if peer.named and peer.state is not None:
+            text = peer_clock_text(server_id, peer.offset_s, peer.state, refuse_s=self.refuse_s)
+        return ServerClock(round(peer.offset_s, 3), peer.state, text)
 
 
 def describe_offset(offset_s: float) -> str:
@@ -190,7 +218,15 @@ class ClockJudge:
             )
             if self._self_state == "refused":
                 warning += ": they refuse its messages; check NTP on this server"
-        return ClockReport(report_peers, mine, self._self_state, warning)
+        elif len(voting) == 1:
+            # a pair: either clock may be the wrong one, so both sides say the same
+            ((peer, offset),) = voting.items()
+            if states[peer] != "ok":
+                warning = (
+                    f"this server's clock and server {peer}'s differ by about "
+                    f"{describe_offset(offset)}; check NTP on both"
+                )
+        return ClockReport(report_peers, mine, self._self_state, warning, self.refuse_s)
 
 
 def peer_clock_text(

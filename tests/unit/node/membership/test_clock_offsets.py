@@ -66,13 +66,20 @@ def test_states_with_hysteresis() -> None:
 def test_two_nodes_blame_nobody() -> None:
     judge = ClockJudge()
     report = judge.judge({"b": 3600.0}, {"b"})
-    assert report.self_offset_s is None and report.warning is None
+    assert report.self_offset_s is None and report.self_state is None
     assert report.peers["b"].state == "refused" and report.peers["b"].named
+    assert report.warning == (
+        "this server's clock and server b's differ by about 3600 s; check NTP on both"
+    )
     text = peer_clock_text("b", 3600.0, "refused")
     assert "differs from this server's by about 3600 s (ahead)" in text
     # the other side says the same about this one
     other = ClockJudge().judge({"a": -3600.0}, {"a"})
-    assert other.warning is None and other.peers["a"].named
+    assert other.self_offset_s is None and other.peers["a"].named
+    assert other.warning == (
+        "this server's clock and server a's differ by about 3600 s; check NTP on both"
+    )
+    assert ClockJudge().judge({"a": 0.5}, {"a"}).warning is None
 
 
 def test_the_others_agreeing_blame_this_node() -> None:
@@ -124,3 +131,20 @@ def test_self_warning_clears_with_hysteresis() -> None:
     still = judge.judge({"a": -2.2, "b": -2.2}, {"a", "b"})
     assert still.self_state == "skewed" and still.warning is not None
     assert judge.judge({"a": -1.0, "b": -1.0}, {"a", "b"}).warning is None
+
+
+def test_what_each_server_shows() -> None:
+    odd = ClockJudge().judge({"a": -3600.0, "b": -3600.0}, {"a", "b"})
+    mine = odd.server("x", "x")
+    assert (mine.offset_s, mine.state) == (3600.0, "refused") and mine.warning == odd.warning
+    peer = odd.server("a", "x")
+    assert (peer.offset_s, peer.state, peer.warning) == (-3600.0, "refused", None)
+    assert odd.server("unknown", "x") == odd.server("unknown", "x")
+    assert odd.server("unknown", "x").state is None
+
+    healthy = ClockJudge().judge({"b": 0.2, "x": 3600.0}, {"b", "x"})
+    assert healthy.server("a", "a").state == "ok" and healthy.server("a", "a").warning is None
+    x = healthy.server("x", "a")
+    assert x.state == "refused" and x.offset_s == 3600.0
+    assert x.warning is not None and x.warning.startswith("the clock of server x differs")
+    assert healthy.server("b", "a").warning is None
