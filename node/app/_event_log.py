@@ -72,6 +72,7 @@ class EventLog:
         self.health = CameraHealth(node.node_id)
         self.disk = DiskWatch(node.node_id, min_free_ratio=events.disk_nearly_full_ratio)
         self.clocks = ClockWatch()
+        self._clock_warning: str | None = None
         self.mqtt = MqttPublisher(f"camkeep-{node.node_id}")
         self.delivery = Delivery(
             self.store,
@@ -267,6 +268,12 @@ class EventLog:
         if not self.node.state.is_member():
             return
         report = self.node.clock_report()
+        if report.warning != self._clock_warning:
+            self._clock_warning = report.warning
+            if report.warning is not None:
+                log.warning("clock: %s", report.warning)
+            else:
+                log.info("clock: in step with the other servers again")
         alive = self.node.alive_servers()
         for server_id, peer in report.peers.items():
             i_report = reporter(alive, server_id) == self.node.node_id

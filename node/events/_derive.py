@@ -110,7 +110,7 @@ class ClockWatch:
             self._announced.add(subject)
         else:
             return None
-        details = {"offset_s": round(offset_s, 1), "state": state}
+        details = {"offset_s": round(offset_s, 1) + 0.0, "state": state}  # no -0.0
         return NewEvent(EventType.SERVER_CLOCK_SKEW.value, server_id=subject, details=details)
 
 

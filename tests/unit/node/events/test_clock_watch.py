@@ -37,3 +37,10 @@ def test_small_skew_is_an_event_too() -> None:
     watch = ClockWatch()
     new = watch.observe("b", "skewed", -2.54, i_report=True, named=True)
     assert new is not None and new.details == {"offset_s": -2.5, "state": "skewed"}
+
+
+def test_a_tiny_negative_offset_is_written_as_zero() -> None:
+    watch = ClockWatch()
+    watch.observe("b", "skewed", 3.0, i_report=True, named=True)
+    back = watch.observe("b", "ok", -0.02, i_report=True, named=True)
+    assert back is not None and str(back.details["offset_s"]) == "0.0"
