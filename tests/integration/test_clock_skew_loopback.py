@@ -103,9 +103,7 @@ def test_a_node_an_hour_ahead_is_named_refused_everywhere_it_shows(node_factory)
     assert "clock_warning" not in httpx.get(f"{x.url}/api/v1/health", timeout=10).json()
 
     # the wall clock of x jumps an hour ahead
-    x.env.update(
-        LD_PRELOAD=str(LIBFAKETIME), FAKETIME="+1h", FAKETIME_DONT_FAKE_MONOTONIC="1"
-    )
+    x.env.update(LD_PRELOAD=str(LIBFAKETIME), FAKETIME="+1h", FAKETIME_DONT_FAKE_MONOTONIC="1")
     x.restart()
     seen = wait_until(
         lambda: when(lambda: servers(a, token)[x_id], lambda s: s["clock"] == "refused"),
