@@ -41,7 +41,7 @@ export function logEventText(event, serverName, cameraName) {
     case 'server_clock_skew': {
       const offset = Number(d.offset_s);
       const by = Number.isFinite(offset) ? ` by ${Math.abs(offset).toFixed(1)} s (${offset > 0 ? 'ahead' : 'behind'})` : '';
-      if (d.state === 'ok') return { kind: 'clock-ok', text: `Server ${server}: clock back in step${by}` };
+      if (d.state === 'ok') return { kind: 'clock-ok', text: `Server ${server}: clock back in step` };
       const refused = d.state === 'refused' ? ', its messages are refused' : '';
       return { kind: 'clock', text: `Server ${server}: clock differs${by}${refused}` };
     }
