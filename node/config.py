@@ -56,6 +56,9 @@ class GossipConfig(_Section):
     interval_s: float = Field(default=0.2, gt=0, le=60)
     suspect_after_s: float = Field(default=1.0, gt=0, le=600)
     dead_after_s: float = Field(default=2.0, gt=0, le=3600)
+    # a peer's clock this far from ours is "skewed"; below the 30 s authentication
+    # window, beyond which its messages are refused anyway
+    clock_warning_s: float = Field(default=2.0, ge=0.1, lt=30)
 
 
 class FailoverConfig(_Section):

@@ -240,6 +240,13 @@ class ServerOut(BaseModel):
     licensed_channels: int
     channels_used: int
     load: dict[str, Any]
+    # the server's clock minus the answering node's (seconds), from its latest gossip;
+    # None when not measured in the last minute
+    clock_offset_s: float | None = None
+    # ok; skewed: beyond [gossip] clock_warning_s; refused: beyond the 30 s window, so
+    # its messages are refused; None: unknown
+    clock: Literal["ok", "skewed", "refused"] | None = None
+    clock_warning: str | None = None  # for people, when its clock is the one off
 
 
 class PeriodOut(BaseModel):
@@ -391,6 +398,9 @@ class ServerSummaryOut(BaseModel):
     disk_free_bytes: int | None
     write_bytes_per_s: float
     disk_days_left: float | None
+    clock_offset_s: float | None = None  # as in ServerOut
+    clock: Literal["ok", "skewed", "refused"] | None = None
+    clock_warning: str | None = None
 
 
 class UnrecordedOut(BaseModel):
@@ -411,6 +421,7 @@ class StatusOut(BaseModel):
     gap_seconds_24h: float
     disk_days_left: float | None
     servers: list[ServerSummaryOut]
+    clock_warning: str | None = None  # when this server's clock is judged off
 
 
 # ------------------------------------------------------------------ answers
@@ -437,6 +448,9 @@ class HealthOut(BaseModel):
     state: Literal["member", "undefined"]
     version: str
     join_error: str | None = None  # only when an automatic join was refused
+    # only when this server's clock differs from the other servers' (or, in a system
+    # of two, from the other one's)
+    clock_warning: str | None = None
 
 
 class SystemOut(BaseModel):

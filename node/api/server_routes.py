@@ -26,7 +26,7 @@ from node.api.models import (
 from node.api.security import Admin, Node, Owner, Viewer
 from node.app import NodeRuntime
 from node.events import EventType, NewEvent
-from node.membership import LoadReport
+from node.membership import ClockReport, LoadReport
 from node.security import (
     ConfirmError,
     Role,
@@ -61,8 +61,9 @@ def load_json(load: LoadReport | None) -> dict[str, Any]:
     }
 
 
-def server_out(node: NodeRuntime, server: dict) -> ServerOut:
+def server_out(node: NodeRuntime, server: dict, clocks: ClockReport | None = None) -> ServerOut:
     view = Server.from_record(server)
+    clock = (clocks or node.clock_report()).server(view.id, node.node_id)
     this = view.id == node.node_id
     state = node.server_state(view.id)
     load = node.member_load(view.id)
@@ -78,12 +79,16 @@ def server_out(node: NodeRuntime, server: dict) -> ServerOut:
         licensed_channels=view.licensed_channels,
         channels_used=node.channels_used() if this else (load.channels_used if load else 0),
         load=load_json(load) if online else {},
+        clock_offset_s=clock.offset_s,
+        clock=clock.state,
+        clock_warning=clock.warning,
     )
 
 
 @router.get("/servers", response_model=list[ServerOut])
 async def list_servers(node: Node, _caller: Viewer) -> list[ServerOut]:
-    return [server_out(node, s) for s in node.state.servers()]
+    clocks = node.clock_report()
+    return [server_out(node, s, clocks) for s in node.state.servers()]
 
 
 @router.get(

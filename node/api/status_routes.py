@@ -50,6 +50,7 @@ async def status(node: Node, _caller: Viewer) -> StatusOut:
         if server_id is not None and state["state"] == "recording":
             write_rate[server_id] = write_rate.get(server_id, 0.0) + state["bitrate_bps"] / 8
     alive = node.alive_servers()
+    clocks = node.clock_report()
     servers = []
     for server in map(Server.from_record, node.state.servers()):
         if server.id == node.node_id:
@@ -58,6 +59,7 @@ async def status(node: Node, _caller: Viewer) -> StatusOut:
             load = node.member_load(server.id)
             free = load.disk_free_bytes if load is not None else None
         rate = write_rate.get(server.id, 0.0)
+        clock = clocks.server(server.id, node.node_id)
         servers.append(
             ServerSummaryOut(
                 id=server.id,
@@ -67,6 +69,9 @@ async def status(node: Node, _caller: Viewer) -> StatusOut:
                 disk_free_bytes=free,
                 write_bytes_per_s=round(rate, 1),
                 disk_days_left=days_left(free, rate),
+                clock_offset_s=clock.offset_s,
+                clock=clock.state,
+                clock_warning=clock.warning,
             )
         )
     gaps = node.event_log.store.query(
@@ -90,6 +95,7 @@ async def status(node: Node, _caller: Viewer) -> StatusOut:
         gap_seconds_24h=round(sum(float(g.details.get("seconds", 0)) for g in gaps), 1),
         disk_days_left=min(left) if left else None,
         servers=servers,
+        clock_warning=clocks.warning,
     )
 
 

@@ -38,6 +38,9 @@ async def health(node: Node) -> HealthOut:
     )
     if node.join_error is not None:  # an auto-join was refused: say why
         answer.join_error = node.join_error
+    clock_warning = node.clock_report().warning
+    if clock_warning is not None:
+        answer.clock_warning = clock_warning
     return answer
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from node.config import NodeConfig
 from node.membership import (
+    ClockJudge,
+    ClockReport,
     GossipRuntime,
     GossipRuntimeError,
     LoadReport,
@@ -43,6 +45,7 @@ class Cluster:
     gossip: GossipRuntime | None = field(default=None, init=False)
     replicator: Replicator | None = field(default=None, init=False)
     load_extra: dict[str, str | int | float | bool] = field(default_factory=dict, init=False)
+    clock_judge: ClockJudge | None = field(default=None, init=False)
 
     def members(self) -> dict[str, MemberView]:
         """The gossip membership view (empty while not a member)."""
@@ -75,6 +78,24 @@ class Cluster:
         if view is None or view.state == "left":
             return "dead"
         return view.state
+
+    def clock_report(self) -> ClockReport:
+        """The other servers' clock offsets as seen here, their states, and whether this
+        node's own clock is the one off (see node.membership's ClockJudge). Those that
+        vote on that: alive members, and members cut off only because their clock is
+        beyond the authentication window."""
+        gossip, judge = self.gossip, self.clock_judge
+        if gossip is None or judge is None:
+            return ClockReport({}, None, None, None)
+        servers = {s.get("id") for s in self.state.servers()} - {self.node_id}
+        offsets = {p: o for p, o in gossip.clock_offsets().items() if p in servers}
+        members = self.members()
+        voters = {
+            p
+            for p, offset in offsets.items()
+            if abs(offset) > judge.refuse_s or (p in members and members[p].state in ALIVE_STATES)
+        }
+        return judge.judge(offsets, voters)
 
     def member_load(self, server_id: str) -> LoadReport | None:
         if server_id == self.node_id:
@@ -137,6 +158,9 @@ class Cluster:
             log.error("gossip cannot bind %s:%s/udp: %s", host, self.config.listen_port, exc)
             return
         self.gossip = gossip
+        self.clock_judge = ClockJudge(
+            warn_s=self.config.gossip.clock_warning_s, refuse_s=gossip.window_ms / 1000
+        )
         servers = [Server.from_record(s) for s in self.state.servers()]
         seeds = [s.url for s in servers if s.id != self.node_id and s.url]
         seeds += [*seed_urls, *self.config.peers]
@@ -151,6 +175,7 @@ class Cluster:
     async def stop(self, graceful: bool = True) -> None:
         replicator, self.replicator = self.replicator, None
         gossip, self.gossip = self.gossip, None
+        self.clock_judge = None
         if replicator is not None:
             await replicator.stop()
         if gossip is not None:

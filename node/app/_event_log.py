@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from node.events import (
     DIGEST_KEY,
     CameraHealth,
+    ClockWatch,
     DiskWatch,
     Event,
     EventExchange,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DISK_CHECK_S = 10.0
+CLOCK_CHECK_S = 1.0  # peers' clock offsets are looked at this often
 INITIAL_SYNC_DELAY_S = 1.5
 
 
@@ -69,6 +71,8 @@ class EventLog:
         self.membership = MembershipEvents()
         self.health = CameraHealth(node.node_id)
         self.disk = DiskWatch(node.node_id, min_free_ratio=events.disk_nearly_full_ratio)
+        self.clocks = ClockWatch()
+        self._clock_warning: str | None = None
         self.mqtt = MqttPublisher(f"camkeep-{node.node_id}")
         self.delivery = Delivery(
             self.store,
@@ -103,6 +107,7 @@ class EventLog:
         self._tasks = [
             loop.create_task(self._initial_sync(), name="events-initial-sync"),
             loop.create_task(self._disk_loop(), name="disk-watch"),
+            loop.create_task(self._clock_loop(), name="clock-watch"),
         ]
 
     async def stop(self) -> None:
@@ -256,3 +261,32 @@ class EventLog:
             except Exception as exc:
                 log.warning("disk check failed: %r", exc)
             await asyncio.sleep(DISK_CHECK_S)
+
+    def check_clocks(self) -> None:
+        """Write server_clock_skew for the servers whose clock state changed (the
+        reporter for each, about the servers the clock judgement names)."""
+        if not self.node.state.is_member():
+            return
+        report = self.node.clock_report()
+        if report.warning != self._clock_warning:
+            self._clock_warning = report.warning
+            if report.warning is not None:
+                log.warning("clock: %s", report.warning)
+            else:
+                log.info("clock: in step with the other servers again")
+        alive = self.node.alive_servers()
+        for server_id, peer in report.peers.items():
+            i_report = reporter(alive, server_id) == self.node.node_id
+            new = self.clocks.observe(
+                server_id, peer.state, peer.offset_s, i_report=i_report, named=peer.named
+            )
+            if new is not None:
+                self.record(new)
+
+    async def _clock_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_CHECK_S)
+            try:
+                self.check_clocks()
+            except Exception as exc:
+                log.warning("clock check failed: %r", exc)

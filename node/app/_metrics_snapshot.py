@@ -54,4 +54,9 @@ def build_snapshot(node: NodeRuntime) -> Snapshot:
         events_held=log.store.count(),
         notifications=dict(log.delivery.counts),
         state_exchange_bytes={"sent": states.bytes_sent, "received": states.bytes_received},
+        peer_clock_offsets={
+            server_id: peer.offset_s
+            for server_id, peer in node.clock_report().peers.items()
+            if peer.offset_s is not None
+        },
     )

@@ -125,6 +125,7 @@ class NodeRuntime:
         self.set_load_extra = self.cluster.set_load_extra
         self.alive_servers = self.cluster.alive_servers
         self.peer_views = self.cluster.peer_views
+        self.clock_report = self.cluster.clock_report
         self.directory = PeerDirectory(
             self.node_id, on_peer=self._on_peer_seen, static_urls=config.peers
         )

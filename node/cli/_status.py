@@ -17,6 +17,19 @@ def days(value: float | None) -> str:
     return "unknown (not writing)" if value is None else f"{value:g} days"
 
 
+def clock_lines(status: dict) -> list[str]:
+    """A line for this server's clock when it is the one off, and one per server whose
+    clock is skewed or refused (as the server answering sees them)."""
+    lines = []
+    if status.get("clock_warning"):
+        lines.append(f"clock       {status['clock_warning']}")
+    for server in status.get("servers", []):
+        if server.get("clock") in ("skewed", "refused") and server.get("clock_warning"):
+            state, text = server["clock"], server["clock_warning"]
+            lines.append(f"clock       {server['name']} ({state}): {text}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     def body() -> int:
         with client_from_args(args) as client:
@@ -35,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"            - {camera['name']}: {camera['reason'] or 'not recording yet'}")
         print(f"gaps (24 h) {status['gaps_24h']} ({status['gap_seconds_24h']:g} s)")
         print(f"disk left   {days(status['disk_days_left'])} at the current write rate")
+        for line in clock_lines(status):
+            print(line)
         print()
         print_table(
             ["server", "state", "recording", "disk free GB", "write MB/s", "days left"],

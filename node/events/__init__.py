@@ -7,6 +7,7 @@ Other packages use only what `__all__` lists; the modules named `_x.py` are priv
 
 from node.events._derive import (
     CameraHealth,
+    ClockWatch,
     DiskWatch,
     MembershipEvents,
     NewEvent,
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_LIMIT",
     "PUSH_PATH",
     "CameraHealth",
+    "ClockWatch",
     "DiskWatch",
     "Event",
     "EventError",

@@ -14,7 +14,12 @@ Each event is written by exactly one node, so the log holds it once:
   (`CameraHealth`, from its recorder's states);
 - disk nearly full and retention: each node about its own disk (`DiskWatch`);
 - server joined: the server itself once it is a member; detached: the node that
-  carried out the detach.
+  carried out the detach;
+- a server's clock skewed or refused, and back to ok (`ClockWatch`): the reporter for
+  that server, when this node's clock judgement names it as the one off. A node that
+  judges its own clock off writes nothing about itself (the others, which agree, do;
+  while refused its events could not reach them anyway). In a system of two nobody
+  can tell which clock is wrong, so each side writes what it sees of the other.
 """
 
 from __future__ import annotations
@@ -69,6 +74,44 @@ class MembershipEvents:
         if state == "suspect" and previous == "dead":
             return None
         return NewEvent(self._TYPES[state].value, server_id=subject)
+
+
+class ClockWatch:
+    """Turns each server's clock state (ok | skewed | refused, with hysteresis already
+    applied by the membership's judge) into `server_clock_skew` events: one when it
+    becomes skewed or refused (or moves between the two), and one when it is back to
+    ok after such an event; an unknown state (no recent datagram) is no news. So a
+    clock that stays wrong writes once, whatever the number of checks."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] = {}
+        self._announced: set[str] = set()
+
+    def observe(
+        self,
+        subject: str,
+        state: str | None,
+        offset_s: float | None,
+        *,
+        i_report: bool,
+        named: bool,
+    ) -> NewEvent | None:
+        if state is None or offset_s is None:
+            return None
+        previous = self._last.get(subject, "ok")
+        self._last[subject] = state
+        if state == previous:
+            return None
+        if state == "ok":
+            if subject not in self._announced:
+                return None
+            self._announced.discard(subject)
+        elif i_report and named:
+            self._announced.add(subject)
+        else:
+            return None
+        details = {"offset_s": round(offset_s, 1) + 0.0, "state": state}  # no -0.0
+        return NewEvent(EventType.SERVER_CLOCK_SKEW.value, server_id=subject, details=details)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     RECORDING_GAP = "recording_gap"
     DISK_NEARLY_FULL = "disk_nearly_full"
     RETENTION_DELETED = "retention_deleted"
+    SERVER_CLOCK_SKEW = "server_clock_skew"
 
 
 EVENT_TYPES = frozenset(t.value for t in EventType)

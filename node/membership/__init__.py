@@ -10,6 +10,7 @@ settings with `membership_config`, and gossips its own load from `LoadSampler`.
                             on_event=on_member_event, load_provider=sampler.sample)
     await runtime.start(); runtime.add_peer("http://10.0.0.2:7480")
     runtime.members()    # {node id: MemberView(state, incarnation, address, load, ...)}
+    runtime.clock_offsets()   # {node id: its clock minus ours, s}; ClockJudge: who is off
 
 `DatagramNetwork` and `Scheduler` are the seams a simulation replaces (tests/sim);
 the codec names are here for peers that speak the wire format directly (tests,
@@ -18,6 +19,15 @@ tooling).
 
 from node.membership._address import format_address, parse_address, peer_address
 from node.membership._clock import AsyncioScheduler, Scheduler, TimerHandle
+from node.membership._clock_offsets import (
+    ClockJudge,
+    ClockOffsets,
+    ClockPeer,
+    ClockReport,
+    ClockState,
+    ServerClock,
+    peer_clock_text,
+)
 from node.membership._codec import (
     MAGIC,
     MAX_DATAGRAM_BYTES,
@@ -54,6 +64,11 @@ __all__ = [
     "PROC_CPU_KEY",
     "Address",
     "AsyncioScheduler",
+    "ClockJudge",
+    "ClockOffsets",
+    "ClockPeer",
+    "ClockReport",
+    "ClockState",
     "DatagramNetwork",
     "DatagramReceiver",
     "DatagramTransport",
@@ -72,11 +87,13 @@ __all__ = [
     "MemberView",
     "MembershipConfig",
     "Scheduler",
+    "ServerClock",
     "TimerHandle",
     "UdpNetwork",
     "format_address",
     "membership_config",
     "parse_address",
     "peer_address",
+    "peer_clock_text",
     "shortest_dead_after_s",
 ]

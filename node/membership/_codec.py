@@ -12,9 +12,10 @@ The key is node.security's derive_key(system secret, PURPOSE_GOSSIP) (HMAC(secre
 "camkeep gossip v1" || 0x01)), so the secret itself never keys a MAC and other uses of
 the secret get other keys. `decode()` checks, in this order:
 size, magic, MAC (constant time), JSON shape, system id, timestamp window (±30 s by
-default, `now_ms` injected) and replay (per (sender, boot): a sliding window of
-sequence numbers, IPsec style). Every failure raises `GossipRejected(reason)` and
-nothing else; a rejected datagram changes no state.
+default, `now_ms` injected; a refusal for it names the sender and its clock offset)
+and replay (per (sender, boot): a sliding window of sequence numbers, IPsec style).
+Every failure raises `GossipRejected(reason)` and nothing else; a rejected datagram
+changes no state.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from node.membership._clock_offsets import clip_offset_ms
 from node.security import PURPOSE_GOSSIP, derive_key, mac, same_mac
 
 MAGIC = b"CKG1"
@@ -46,11 +48,24 @@ _MAX_U64 = 2**64 - 1
 
 
 class GossipRejected(Exception):
-    """A datagram was refused. `reason` is one short token, safe to log and count."""
+    """A datagram was refused. `reason` is one short token, safe to log and count.
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    For "stale" and "future" (refused after the MAC check, so the sender is known)
+    `sender` and `offset_ms` (its clock minus ours, clipped) say whose clock is off and
+    by how much; they are None for every other reason."""
+
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        *,
+        sender: str | None = None,
+        offset_ms: int | None = None,
+    ) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.sender = sender
+        self.offset_ms = offset_ms
 
 
 class GossipTooLarge(ValueError):
@@ -184,10 +199,15 @@ class GossipCodec:
             raise GossipRejected("wrong_system")
         if envelope.sender == self.node_id:
             raise GossipRejected("from_self")  # our own datagram reflected back
+        offset_ms = clip_offset_ms(envelope.ts_ms - now_ms)
         if envelope.ts_ms < now_ms - self.window_ms:
-            raise GossipRejected("stale", f"{now_ms - envelope.ts_ms} ms old")
+            raise GossipRejected(
+                "stale", f"{-offset_ms} ms old", sender=envelope.sender, offset_ms=offset_ms
+            )
         if envelope.ts_ms > now_ms + self.window_ms:
-            raise GossipRejected("future", f"{envelope.ts_ms - now_ms} ms ahead")
+            raise GossipRejected(
+                "future", f"{offset_ms} ms ahead", sender=envelope.sender, offset_ms=offset_ms
+            )
         self._check_and_mark_replay(envelope, now_ms)
         return envelope
 

@@ -24,7 +24,9 @@ Inbound datagrams are handled synchronously: decode (authenticate, replay check)
 feed the membership, send its answers, and re-arm the timer if the deadline moved
 earlier. Nothing a datagram contains can raise out of here: codec rejections are
 counted per reason (`stats()["rejected"]`) and logged at most once per reason every
-`REJECT_LOG_INTERVAL_S`; anything unexpected is counted as "internal_error" and logged.
+`REJECT_LOG_INTERVAL_S`; every authentic datagram, also one refused for its timestamp,
+updates the sender's clock offset (`clock_offsets()`, see _clock_offsets.py);
+anything unexpected is counted as "internal_error" and logged.
 
 Events (joined, suspect, alive, dead, left) go to `on_event` on the event loop, as
 they happen (inside datagram handling or a timer): the callback must not block.
@@ -55,6 +57,7 @@ from typing import Any
 
 from node.membership._address import format_address, is_ip_literal, parse_address, peer_address
 from node.membership._clock import AsyncioScheduler, Scheduler, TimerHandle
+from node.membership._clock_offsets import ClockOffsets
 from node.membership._codec import GossipCodec, GossipRejected, GossipTooLarge
 from node.membership._liveness import LivenessProbe, TcpLivenessProbe
 from node.membership._machine import Membership
@@ -177,6 +180,7 @@ class GossipRuntime:
         self._next_load_at = 0.0
         self._counters: Counter[str] = Counter()
         self._rejects = _RejectLog.create(REJECT_LOG_INTERVAL_S)
+        self._clock_offsets = ClockOffsets()
         self._pending_peers: list[tuple[str, str | None]] = []
         self._resolving: set[asyncio.Task[None]] = set()
         self._starting = False
@@ -270,6 +274,17 @@ class GossipRuntime:
         """Every known member and this node (empty before start)."""
         return {} if self._membership is None else self._membership.members()
 
+    @property
+    def window_ms(self) -> int:
+        """How far a sender's clock may be from ours before its datagrams are refused."""
+        return self._codec.window_ms
+
+    def clock_offsets(self) -> dict[str, float]:
+        """{peer node id: its clock minus ours, seconds} from its latest authentic
+        datagram (accepted or refused as stale/future), for measurements of the last
+        minute."""
+        return self._clock_offsets.fresh(self._scheduler.now())
+
     def stats(self) -> dict[str, Any]:
         """Counters: datagrams received/accepted/sent, rejections per reason, errors,
         and the membership's own counters."""
@@ -343,15 +358,19 @@ class GossipRuntime:
         self._counters["received"] += 1
         self._counters["received_bytes"] += len(data)
         now = self._scheduler.now()
+        wall_ms = self._scheduler.wall_ms()
         try:
-            envelope = self._codec.decode(data, self._scheduler.wall_ms())
+            envelope = self._codec.decode(data, wall_ms)
         except GossipRejected as exc:
+            if exc.sender is not None and exc.offset_ms is not None:
+                self._clock_offsets.observe(exc.sender, exc.offset_ms, now)
             self._rejects.record(exc.reason, source, now)
             return
         except Exception:  # the codec promises only GossipRejected; be sure anyway
             self._rejects.record("internal_error", source, now)
             log.exception("gossip: codec failed on a datagram from %s", source)
             return
+        self._clock_offsets.observe(envelope.sender, envelope.ts_ms - wall_ms, now)
         try:
             malformed_before = m.stats["malformed"]
             msg = Message(envelope.type, envelope.sender, envelope.payload, envelope.incarnation)

@@ -48,6 +48,8 @@ class Snapshot:
     events_held: int = 0
     notifications: Mapping[tuple[str, str], int] = field(default_factory=dict)
     state_exchange_bytes: Mapping[str, int] = field(default_factory=dict)  # direction
+    # peer server id -> its clock minus this server's (seconds), measured lately
+    peer_clock_offsets: Mapping[str, float] = field(default_factory=dict)
 
 
 def _families(s: Snapshot) -> Iterator[Metric]:
@@ -149,6 +151,15 @@ def _families(s: Snapshot) -> Iterator[Metric]:
     for (sink, outcome), count in sorted(s.notifications.items()):
         notifications.add_metric([sink, outcome], count)
     yield from (events, held, notifications)
+    clocks = GaugeMetricFamily(
+        "camkeep_peer_clock_offset_seconds",
+        "Another server's clock minus this server's, from its latest gossip datagram "
+        "(beyond 30 s its messages are refused)",
+        labels=["server"],
+    )
+    for peer, offset in sorted(s.peer_clock_offsets.items()):
+        clocks.add_metric([peer], offset)
+    yield clocks
 
 
 class _SnapshotCollector(Collector):

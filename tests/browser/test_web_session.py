@@ -59,6 +59,16 @@ TIMELINE_CASES = """async () => {
 }"""
 
 
+CLOCK_EVENT_CASES = """async () => {
+  const { logEventText } = await import('/web/lib/event_text.js');
+  const name = (id) => (id === 'x' ? 'X <b>' : id);
+  const skew = (details) => logEventText(
+    { type: 'server_clock_skew', server_id: 'x', details }, name, name);
+  return [skew({ offset_s: 3600.0, state: 'refused' }), skew({ offset_s: -2.5, state: 'skewed' }),
+          skew({ offset_s: 0.0, state: 'ok' })];
+}"""
+
+
 def test_tile_states_and_timeline(browser: Any, node_factory) -> None:
     node = node_factory()
     page = browser.new_page()
@@ -78,4 +88,11 @@ def test_tile_states_and_timeline(browser: Any, node_factory) -> None:
     gap_minutes = [(g["end"] - g["start"]) / 60000 for g in timeline["gaps"]]
     assert gap_minutes == [2.0]
     assert timeline["at"] == 1767262500000  # 10:15:00Z
+    refused, skewed, ok = page.evaluate(CLOCK_EVENT_CASES)
+    assert refused == {
+        "kind": "clock",
+        "text": "Server X <b>: clock differs by 3600.0 s (ahead), its messages are refused",
+    }
+    assert skewed["text"] == "Server X <b>: clock differs by 2.5 s (behind)"
+    assert ok == {"kind": "clock-ok", "text": "Server X <b>: clock back in step"}
     page.close()

@@ -38,6 +38,13 @@ export function logEventText(event, serverName, cameraName) {
       const left = Number.isFinite(free) ? ` (${(free / GiB).toFixed(1)} GiB free)` : '';
       return { kind: 'disk', text: `Server ${server}: disk nearly full${left}` };
     }
+    case 'server_clock_skew': {
+      const offset = Number(d.offset_s);
+      const by = Number.isFinite(offset) ? ` by ${Math.abs(offset).toFixed(1)} s (${offset > 0 ? 'ahead' : 'behind'})` : '';
+      if (d.state === 'ok') return { kind: 'clock-ok', text: `Server ${server}: clock back in step` };
+      const refused = d.state === 'refused' ? ', its messages are refused' : '';
+      return { kind: 'clock', text: `Server ${server}: clock differs${by}${refused}` };
+    }
     case 'retention_deleted':
       return { kind: 'retention', text: `Server ${server} deleted old recordings to make room` };
     default:

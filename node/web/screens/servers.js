@@ -1,4 +1,4 @@
-// Servers: state, load and channels of every server; undefined servers seen on the
+// Servers: state (and a clock warning), load and channels of every server; undefined servers seen on the
 // network with an Add dialog (the owner's password); Detach (owner only) with the
 // choice of keeping or removing its cameras and a confirm button that counts down
 // the 5 seconds the node makes it wait.
@@ -58,7 +58,15 @@ export function mount(ctx, container) {
       { dataset: { serverId: server.id } },
       h('th', { scope: 'row' }, server.name),
       h('td', { class: 'mono' }, server.url),
-      h('td', {}, h('span', { class: `badge state-${server.state}` }, server.state)),
+      h(
+        'td',
+        {},
+        h('span', { class: `badge state-${server.state}` }, server.state),
+        // the node's words about this server's clock (skewed, refused), as text
+        server.clock_warning
+          ? h('div', { class: `clock-warning clock-${server.clock}`, role: 'note' }, `Clock: ${server.clock_warning}`)
+          : null,
+      ),
       h('td', {}, percent(load.cpu_percent)),
       h('td', {}, percent(load.memory_percent)),
       h('td', {}, load.disk_free_bytes === undefined ? '–' : formatBytes(load.disk_free_bytes)),

@@ -125,6 +125,8 @@ def test_bad_env_value_gives_one_line(env: dict[str, str], line: str) -> None:
         ("peers = 5\n", "peers: must be a list"),
         ("licensed_channels = 1.5\n", "licensed_channels: must be an integer"),
         ("listen = 7480\n", "listen: must be a string"),
+        ("[gossip]\nclock_warning_s = 30\n", "gossip.clock_warning_s: must be < 30"),
+        ("[gossip]\nclock_warning_s = 0\n", "gossip.clock_warning_s: must be >= 0.1"),
     ],
 )
 def test_bad_file_value_gives_one_line(tmp_path: Path, text: str, line: str) -> None:

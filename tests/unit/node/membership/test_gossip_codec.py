@@ -240,3 +240,37 @@ def test_fuzz_signed_arbitrary_json_only_gossip_rejected_or_valid(obj: object) -
     _, b = pair()
     with contextlib.suppress(GossipRejected):
         b.decode(signed(json.dumps(obj).encode()), NOW)
+
+
+def test_time_refusal_names_the_sender_and_its_clock_offset() -> None:
+    a, b = pair()
+    with pytest.raises(GossipRejected) as ahead:
+        b.decode(a.encode("ping", {}, incarnation=0, now_ms=NOW + 3_600_000), NOW)
+    assert (ahead.value.reason, ahead.value.sender, ahead.value.offset_ms) == (
+        "future",
+        "node-a",
+        3_600_000,
+    )
+    with pytest.raises(GossipRejected) as behind:
+        b.decode(a.encode("ping", {}, incarnation=0, now_ms=NOW - 45_000), NOW)
+    assert (behind.value.reason, behind.value.sender, behind.value.offset_ms) == (
+        "stale",
+        "node-a",
+        -45_000,
+    )
+
+
+def test_unauthentic_refusal_names_nobody() -> None:
+    a, b = pair(secret_b=b"t" * 32)
+    with pytest.raises(GossipRejected) as info:
+        b.decode(a.encode("ping", {}, incarnation=0, now_ms=NOW + 3_600_000), NOW)
+    assert info.value.reason == "bad_mac"
+    assert info.value.sender is None and info.value.offset_ms is None
+
+
+def test_wild_timestamp_offset_is_clipped() -> None:
+    a, b = pair()
+    with pytest.raises(GossipRejected) as info:
+        b.decode(a.encode("ping", {}, incarnation=0, now_ms=2**64 - 1), NOW)
+    assert info.value.reason == "future"
+    assert info.value.offset_ms is not None and 0 < info.value.offset_ms <= 10 * 366 * 86_400_000

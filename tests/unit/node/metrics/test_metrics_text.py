@@ -18,6 +18,7 @@ SNAPSHOT = Snapshot(
     gossip={"sent": 10, "sent_bytes": 7000},
     events_written={"camera_taken_over": 2},
     notifications={("webhook", "sent"): 3},
+    peer_clock_offsets={"s2": 3600.012, "s3": -0.25},
 )
 
 
@@ -36,6 +37,8 @@ def test_figures_and_names() -> None:
     assert 'camkeep_gossip_bytes_total{direction="sent"} 7000.0' in text
     route = 'method="GET",route="/api/v1/cameras/{camera_id}",status="404"'
     assert f"camkeep_http_requests_total{{{route}}} 1.0" in text
+    assert 'camkeep_peer_clock_offset_seconds{server="s2"} 3600.012' in text
+    assert 'camkeep_peer_clock_offset_seconds{server="s3"} -0.25' in text
     names = {
         line.split("{")[0].split(" ")[0] for line in text.splitlines() if not line.startswith("#")
     }
