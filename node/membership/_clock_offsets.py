@@ -22,6 +22,7 @@ the peers. With one peer nobody can tell which clock is wrong, so nobody is blam
 from __future__ import annotations
 
 import statistics
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +34,8 @@ ClockState = Literal["ok", "skewed", "refused"]
 MAX_OFFSET_MS = 10 * 365 * 86_400_000
 MAX_PEERS = 4096  # entries kept; only authenticated senders reach the table
 OFFSET_MAX_AGE_S = 60.0  # an older measurement says nothing about the clock now
+FILTER_S = 5.0  # the offset is the best sample of this long (see ClockOffsets)
+SAMPLES_KEPT = 128  # per peer, at most (gossip every 0.1 s fills FILTER_S with 50)
 DEFAULT_WARN_S = 2.0
 # Leaving a state needs the offset this fraction of the warning threshold inside the
 # boundary, so an offset hovering at a boundary does not flap.
@@ -54,28 +57,46 @@ class OffsetSample:
 
 
 class ClockOffsets:
-    """The latest clock offset of each peer and when it was measured."""
+    """Each peer's clock offset, from its datagrams of the last FILTER_S seconds.
+
+    A datagram's delay (in flight, or queued while our event loop was busy) only ever
+    makes `ts - now` smaller than the true offset, never larger. So, as NTP does with
+    its minimum-delay sample, the offset kept is the largest of the recent ones: a
+    loop that stalls for seconds on a loaded machine is not a clock that is off."""
 
     def __init__(self, max_peers: int = MAX_PEERS) -> None:
-        self._samples: dict[str, OffsetSample] = {}
+        self._samples: dict[str, deque[OffsetSample]] = {}
         self._max_peers = max_peers
 
     def observe(self, peer: str, offset_ms: int, at_s: float) -> None:
-        if peer not in self._samples and len(self._samples) >= self._max_peers:
-            oldest = min(self._samples, key=lambda p: self._samples[p].at_s)
-            del self._samples[oldest]
-        self._samples[peer] = OffsetSample(clip_offset_ms(int(offset_ms)), at_s)
+        recent = self._samples.get(peer)
+        if recent is None:
+            if len(self._samples) >= self._max_peers:
+                oldest = min(self._samples, key=lambda p: self._samples[p][-1].at_s)
+                del self._samples[oldest]
+            recent = self._samples[peer] = deque(maxlen=SAMPLES_KEPT)
+        recent.append(OffsetSample(clip_offset_ms(int(offset_ms)), at_s))
+        while recent[0].at_s < at_s - FILTER_S:
+            recent.popleft()
 
     def get(self, peer: str) -> OffsetSample | None:
-        return self._samples.get(peer)
+        """The peer's best (least delayed) recent sample."""
+        recent = self._samples.get(peer)
+        if not recent:
+            return None
+        newest = recent[-1].at_s
+        kept = [s for s in recent if s.at_s >= newest - FILTER_S]
+        best = max(kept, key=lambda s: s.offset_ms)
+        return OffsetSample(best.offset_ms, newest)
 
     def fresh(self, now_s: float, max_age_s: float = OFFSET_MAX_AGE_S) -> dict[str, float]:
-        """{peer: offset in seconds} for measurements at most `max_age_s` old."""
-        return {
-            peer: s.offset_ms / 1000
-            for peer, s in self._samples.items()
-            if now_s - s.at_s <= max_age_s
-        }
+        """{peer: offset in seconds} for peers measured at most `max_age_s` ago."""
+        out = {}
+        for peer in self._samples:
+            sample = self.get(peer)
+            if sample is not None and now_s - sample.at_s <= max_age_s:
+                out[peer] = sample.offset_ms / 1000
+        return out
 
     def forget(self, peer: str) -> None:
         self._samples.pop(peer, None)

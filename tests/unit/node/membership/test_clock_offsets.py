@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from node.membership import ClockJudge, ClockOffsets, peer_clock_text
 from node.membership._clock_offsets import (
+    FILTER_S,
     MAX_OFFSET_MS,
     OFFSET_MAX_AGE_S,
     clock_state,
@@ -148,3 +149,17 @@ def test_what_each_server_shows() -> None:
     assert x.state == "refused" and x.offset_s == 3600.0
     assert x.warning is not None and x.warning.startswith("the clock of server x differs")
     assert healthy.server("b", "a").warning is None
+
+
+def test_a_delayed_datagram_is_not_a_clock_that_is_off() -> None:
+    """Delay only makes `ts - now` smaller: the best recent sample is the offset, so an
+    event loop that stalled for seconds does not look like a clock three seconds
+    behind; a real step shows once the samples from before it are older than FILTER_S."""
+    table = ClockOffsets()
+    for i in range(20):
+        table.observe("b", 5, at_s=i * 0.1)
+    table.observe("b", -3_000, at_s=2.0)  # queued 3 s behind a stalled loop
+    assert table.fresh(2.0)["b"] == pytest.approx(0.005)
+    step = 2.0 + FILTER_S + 0.1
+    table.observe("b", -3_600_000, at_s=step)  # the peer's clock really stepped back
+    assert table.fresh(step)["b"] == pytest.approx(-3600.0)
