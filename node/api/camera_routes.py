@@ -34,8 +34,13 @@ _ONVIF_STATUS = {
 }
 
 
-def camera_out(node: NodeRuntime, camera: dict[str, Any]) -> CameraOut:
-    status, recording_server = node.camera_status(camera)
+def camera_out(
+    node: NodeRuntime,
+    camera: dict[str, Any],
+    known: tuple[dict[str, Any], str | None] | None = None,
+) -> CameraOut:
+    """The camera as the API shows it; `known`: its status, when already worked out."""
+    status, recording_server = known or node.camera_status(camera)
     return CameraOut.model_validate(public_camera(camera, status, recording_server))
 
 
@@ -48,7 +53,9 @@ def _camera_or_404(node: NodeRuntime, camera_id: str) -> dict[str, Any]:
 
 @router.get("/cameras", response_model=list[CameraOut])
 async def list_cameras(node: Node, _caller: Viewer) -> list[CameraOut]:
-    return [camera_out(node, c) for c in node.state.cameras()]
+    cameras = node.state.cameras()
+    statuses = node.camera_statuses(cameras)
+    return [camera_out(node, c, statuses[c["id"]]) for c in cameras]
 
 
 def discovery_interfaces(node: NodeRuntime) -> list[str]:

@@ -31,7 +31,7 @@ def days_left(free_bytes: int | None, write_bytes_per_s: float) -> float | None:
 @router.get("/api/v1/status", response_model=StatusOut, responses=USER_ERRORS)
 async def status(node: Node, _caller: Viewer) -> StatusOut:
     cameras = node.state.cameras()
-    statuses = {c["id"]: node.camera_status(c) for c in cameras}
+    statuses = node.camera_statuses(cameras)
     recording = [c for c in cameras if statuses[c["id"]][0]["state"] == "recording"]
     on_backup = [
         c for c in recording if statuses[c["id"]][1] not in (None, c.get("home_server_id"))

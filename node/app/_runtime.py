@@ -236,16 +236,26 @@ class NodeRuntime:
 
     def camera_status(self, camera: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """(status, recording server id) of a camera as the system knows it."""
-        reason = self.failover.status()["reasons"].get(camera["id"])
-        return camera_state(
-            camera,
-            self.node_id,
-            self.recorder.statuses(),
-            self.camera_states.reports(camera["id"]),
-            self.alive_servers(),
-            self.clock(),
-            reason,
-        )
+        return self.camera_statuses([camera])[camera["id"]]
+
+    def camera_statuses(
+        self, cameras: list[dict[str, Any]]
+    ) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """`camera_status` of many cameras, reading the node's views once for all."""
+        reasons = self.failover.status()["reasons"]
+        recording, alive, now = self.recorder.statuses(), self.alive_servers(), self.clock()
+        return {
+            c["id"]: camera_state(
+                c,
+                self.node_id,
+                recording,
+                self.camera_states.reports(c["id"]),
+                alive,
+                now,
+                reasons.get(c["id"]),
+            )
+            for c in cameras
+        }
 
     def _own_reports(self) -> dict[str, CameraReport]:
         statuses = self.recorder.statuses()
@@ -255,7 +265,9 @@ class NodeRuntime:
     def mqtt_camera_states(self) -> dict[str, dict[str, Any]]:
         """The camera state documents this node publishes over MQTT."""
         cameras = self.state.cameras()
-        return published_states(cameras, self.node_id, self.alive_servers(), self.camera_status)
+        statuses = self.camera_statuses(cameras)
+        alive = self.alive_servers()
+        return published_states(cameras, self.node_id, alive, lambda c: statuses[c["id"]])
 
     def _on_status(self, status: CameraStatus) -> None:
         event = {"type": "camera_status", "camera_id": status.camera_id}
