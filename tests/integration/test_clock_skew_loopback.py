@@ -34,7 +34,11 @@ from node_harness import (
 
 __all__ = ["node_factory"]  # fixture
 
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+# Debian puts it under the architecture's lib folder
+LIBFAKETIME = next(
+    iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))),
+    Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
+)
 HOUR_S = 3600.0
 T = TypeVar("T")
 CONFIG = fast_failover_config()
