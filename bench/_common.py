@@ -21,7 +21,7 @@ def replace_section(path: Path, section: str, text: str) -> None:
     old = path.read_text() if path.exists() else "# Benchmark results\n"
     pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(old):
-        new = pattern.sub(lambda _: text + "\n", old, count=1)
+        new = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", old, count=1)
     else:
         new = old.rstrip("\n") + "\n\n" + text
     path.write_text(new.rstrip("\n") + "\n")
