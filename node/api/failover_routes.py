@@ -46,7 +46,9 @@ def failover_view(node: Any) -> dict[str, Any]:
             }
         )
     cameras = []
-    for camera in sorted(node.state.cameras(), key=lambda c: (c.get("name", ""), c["id"])):
+    records = sorted(node.state.cameras(), key=lambda c: (c.get("name", ""), c["id"]))
+    recording = node.camera_statuses(records)  # who records each camera now
+    for camera in records:
         view = Camera.from_record(camera)
         cid = view.id
         cameras.append(
@@ -58,6 +60,7 @@ def failover_view(node: Any) -> dict[str, Any]:
                 "continuous_recording": view.continuous_recording,
                 "planned_server_id": planned.get(cid),
                 "unplaced_reason": reasons.get(cid),
+                "recording_server_id": recording[cid][1],
             }
         )
     return {

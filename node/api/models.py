@@ -525,6 +525,7 @@ class FailoverCameraOut(BaseModel):
     continuous_recording: bool
     planned_server_id: str | None
     unplaced_reason: str | None
+    recording_server_id: str | None = None  # who records it now (None: nobody)
 
 
 class FailoverOut(BaseModel):

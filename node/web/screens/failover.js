@@ -142,7 +142,7 @@ export function mount(ctx, container) {
     return { form, enabled, max, state, planned };
   }
 
-  function render({ failover, cameras }) {
+  function render({ failover }) {
     const servers = byId(failover.servers);
     const name = (id) => (id ? servers.get(id)?.name || id.slice(0, 8) : '–');
     // server cards: made once, refreshed in place unless being edited
@@ -167,12 +167,7 @@ export function mount(ctx, container) {
     }
     // camera rows: rebuilt when anything in them changed (cheap even for 512
     // cameras), so focus and selection stay put between refreshes
-    const recording = byId(cameras);
-    const signature = JSON.stringify([
-      failover.cameras,
-      failover.servers.map((s) => [s.id, s.name]),
-      cameras.map((c) => [c.id, c.recording_server_id]),
-    ]);
+    const signature = JSON.stringify([failover.cameras, failover.servers.map((s) => [s.id, s.name])]);
     if (signature === lastSignature) return;
     lastSignature = signature;
     const known = new Set(failover.cameras.map((c) => c.id));
@@ -183,7 +178,7 @@ export function mount(ctx, container) {
       const input = h('input', { type: 'checkbox', 'aria-label': `Select ${camera.name}` });
       input.addEventListener('click', (event) => onRowClick(camera.id, event));
       rows.push({ id: camera.id, input });
-      const recordedOn = recording.get(camera.id)?.recording_server_id;
+      const recordedOn = camera.recording_server_id;
       const plannedText = camera.planned_server_id ? name(camera.planned_server_id) : `not recorded: ${camera.unplaced_reason || '–'}`;
       fragment.append(
         h(
@@ -209,6 +204,6 @@ export function mount(ctx, container) {
     updateSelection();
   }
 
-  const watcher = watch(ctx, ['failover', 'cameras'], render);
+  const watcher = watch(ctx, ['failover'], render);
   return () => watcher.stop();
 }
