@@ -57,7 +57,10 @@ RETENTION_INTERVAL_S = 2.0
 WATCHDOG_INTERVAL_S = 1.0
 WATCHDOG_GRACE_S = 3.0  # beyond the socket timeout before an ingest is declared hung
 STOP_JOIN_TIMEOUT_S = 15.0
-LIVE_LINGER_S = 2.0  # a live-only stream stays open this long after its last viewer
+# A live-only stream stays open this long after its last viewer: a page reloaded, a
+# grid page flipped back or a new log-in finds it running and starts on its cached
+# keyframe, instead of waiting for a connection and the camera's next keyframe.
+LIVE_LINGER_S = 10.0
 
 
 @dataclass
