@@ -47,7 +47,7 @@ ARGS = [
     "--js-flags=--expose-gc",
 ]  # fmt: skip
 HOST = "127.0.0.1"
-LOGINS = 10
+LOGINS = 20  # p95 of 20 is the 19th: one slow log-in is not the whole figure
 RENDERS = 7
 CAMERAS_512 = 512
 
@@ -290,7 +290,8 @@ def write(grid, samples, renders, minutes: float) -> None:  # type: ignore[no-un
         f"| log-in → 16 tiles showing their state, p50 / p95 ({len(states)} log-ins) |"
         f" {statistics.median(states):.2f} s / {p95(states):.2f} s | |",
         (
-            f"| log-in → first decoded frame in the grid, p50 / p95 |"
+            f"| log-in → first decoded frame in the grid, p50 / p95 (the first log-in, its"
+            f" streams cold: {frames[0]:.2f} s) |"
             f" {statistics.median(frames):.2f} s / {p95(frames):.2f} s | p95 ≤ 2 s |"
             if frames
             else "| log-in → first decoded frame in the grid | not measured: this build"
