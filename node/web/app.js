@@ -36,6 +36,7 @@ let unmount = null;
 let expiryTimer = null;
 let health = null;
 let knownServers = [];
+const LEAVE_WAIT_MS = 20_000; // a server leaving its system takes a few seconds
 let forcedOut = false;
 
 api.onConnectionLost = () => connection.markLost();
@@ -120,10 +121,26 @@ function forcedLogout() {
         h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => close() }, 'OK')),
       ),
     { dismissable: false, id: 'forced-logout' },
-  ).then(() => {
+  ).then(async () => {
     forcedOut = false;
+    await untilUndefined();
     start(); // the server is undefined now: the set-up page
   });
+}
+
+/** The "logout" event comes before the server has finished leaving its system: wait
+ * (up to LEAVE_WAIT_MS) until it says it is undefined, so the set-up page follows. */
+async function untilUndefined() {
+  clear(main).append(h('p', { class: 'muted' }, 'Waiting for this server to leave the system…'));
+  const deadline = Date.now() + LEAVE_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      if ((await api.get('/api/v1/health')).state === 'undefined') return;
+    } catch {
+      // not answering for a moment: ask again
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /**
