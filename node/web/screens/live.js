@@ -1,9 +1,8 @@
 // Live: a grid of 1, 4, 9 or 16 tiles playing each camera's sub-stream (its main
-// stream when it has none) through the player (/web/player.js) over MSE; a click (or
-// Enter) shows one tile full-screen on the main stream over WebRTC. Each tile names
-// its camera and its recording state, kept fresh from the event stream and a short
-// poll; the video's own state (connecting, playing, why it cannot play) is shown over
-// the picture. Any node relays any camera, so a tile keeps
+// stream when it has none) through the player (/web/player.js); a click (or Enter)
+// shows one tile full-screen on the main stream. Each tile names its camera and its recording state, kept fresh from the
+// event stream and a short poll; the video's own state (connecting, playing, why it
+// cannot play) is shown over the picture. Any node relays any camera, so a tile keeps
 // playing through a failover; the player moves to another node only when its own
 // node stops answering.
 import { h, clear } from '../lib/dom.js';
@@ -131,7 +130,6 @@ export function mount(ctx, container) {
 
   function showVideoState(tile, status) {
     tile.element.dataset.video = status.state;
-    if (status.mode) tile.element.dataset.mode = status.mode;
     tile.note.hidden = status.state === 'playing';
     if (status.state === 'error') tile.note.textContent = `No video: ${status.message}`;
     else if (status.state === 'reconnecting') tile.note.textContent = 'Video lost, reconnecting…';
@@ -140,14 +138,9 @@ export function mount(ctx, container) {
 
   /** (Re)opens the tile's video on `stream` ("sub" or "main"). */
   function playStream(tile, stream) {
-    // The grid's tiles come over MSE: they start on the cached keyframe without an
-    // ICE/DTLS handshake and cost the node a fraction of WebRTC's per-packet work
-    // (sixteen at once). The full-screen tile takes WebRTC for its lower latency.
-    const prefer = tile.id === expanded ? 'webrtc' : 'mse';
-    if (!player || !tile.video || (tile.stream === stream && tile.prefer === prefer)) return;
+    if (!player || !tile.video || tile.stream === stream) return;
     closeTile(tile);
     tile.stream = stream;
-    tile.prefer = prefer;
     tile.element.dataset.stream = stream;
     // a closed player may still report a late status: only the current one is shown
     const current = {};
@@ -156,7 +149,6 @@ export function mount(ctx, container) {
       tile.handle = player.attach(tile.video, tile.id, {
         token: ctx.session.token,
         stream,
-        prefer,
         onStatus: (status) => tile.current === current && showVideoState(tile, status),
       });
     } catch (error) {
