@@ -194,12 +194,11 @@ async def test_stall_drop_offline_reconnect_and_gaps(
     periods = service.periods("c", began - timedelta(seconds=5), now() + timedelta(seconds=5))
     await service.stop()
 
-    # stall (>= 1.5 s) and offline (>= 4 s) are gaps; the drop is one too unless the
-    # recorder was back within the timeline's joining of segments (250 ms)
+    # stall (>= 1.5 s) and offline (>= 4 s) are gaps; the drop may be bridged by tolerance
+    assert len(periods) >= 3, periods
     gaps = [(b.start - a.end).total_seconds() for a, b in itertools.pairwise(periods)]
-    assert 2 <= len(gaps) <= 3, periods
-    assert max(gaps) >= 3.5  # offline
-    assert sorted(gaps)[-2] >= 1.5  # the stall
+    assert max(gaps) >= 3.5
+    assert all(g > 1.5 for g in gaps)
     again = await make_service()
     check_segments_playable(again, rows_of(again, "c"))
 
