@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# Segments closer than this are one period. The segments of one recording attempt
-# abut or overlap by a few tens of ms (the wall-clock mapping is refined as media time
-# goes by); anything longer is video that was not recorded (a reconnect, a failover)
-# and must show as a hole, so that gap fill and the user see it.
-GAP_TOLERANCE_MS = 250
+GAP_TOLERANCE_MS = 1500  # segments closer than this are one period
 
 
 def merge_spans(

@@ -58,14 +58,14 @@ async def test_periods_merge_per_server_and_show_gaps(service: RecorderService) 
 
     add("me", 0, 60)
     add("me", 60, 120)  # touches: one period
-    add("me", 120.1, 180)  # 0.1 s apart (a segment cut): bridged
-    add("me", 181, 200)  # 1 s gap (a reconnect): visible
+    add("me", 121, 180)  # 1 s gap: bridged
+    add("me", 190, 200)  # 10 s gap: visible
     add("peer", 130, 140)  # recorded elsewhere (after a failover), kept apart
     periods = service.periods("cam", T0 - timedelta(hours=1), T0 + timedelta(hours=1))
     assert periods == [
         Period(T0, T0 + timedelta(seconds=180), "me"),
         Period(T0 + timedelta(seconds=130), T0 + timedelta(seconds=140), "peer"),
-        Period(T0 + timedelta(seconds=181), T0 + timedelta(seconds=200), "me"),
+        Period(T0 + timedelta(seconds=190), T0 + timedelta(seconds=200), "me"),
     ]
     clipped = service.periods("cam", T0 + timedelta(seconds=30), T0 + timedelta(seconds=40))
     assert clipped == [Period(T0 + timedelta(seconds=30), T0 + timedelta(seconds=40), "me")]
