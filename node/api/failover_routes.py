@@ -68,6 +68,7 @@ def failover_view(node: Any) -> dict[str, Any]:
         "cameras": cameras,
         "handing_over": status.get("handing_over", {}),
         "failback_waiting": status.get("failback_waiting", []),
+        "release_waiting": status.get("release_waiting", []),
     }
 
 

@@ -533,3 +533,6 @@ class FailoverOut(BaseModel):
     cameras: list[FailoverCameraOut]
     handing_over: dict[str, Any]
     failback_waiting: list[Any]
+    # takeovers this node holds back for a moment: a live peer has just let them go
+    # (most often because their home is back, which this node may not have heard yet)
+    release_waiting: list[str] = []

@@ -14,7 +14,15 @@ this node's recorder set, reaching it **make-before-break**:
   displaced by a higher priority for lack of channels) is dropped at once;
 - failback delay: for `failback_delay_s` after this node starts, its own cameras that
   a live backup is recording stay with the backup (a flapping node does not pull them
-  back and forth); then it takes them back, make-before-break.
+  back and forth); then it takes them back, make-before-break;
+- release grace: a takeover this node would start for a camera that a live peer was
+  recording until a moment ago, and let go of without anyone else taking it, waits
+  up to `release_grace_s`. A live server only lets a camera go like that when it
+  knows something we may not know yet, most often that the camera's home is back
+  (a healed partition: the side that heard first gives the camera back to its home,
+  and a node that hears a few gossip rounds later would otherwise see an orphan and
+  record it for a moment as a third server). When the peer that held it dies, or the
+  grace runs out, the camera is started as usual.
 
 Liveness: membership `alive` and `suspect` count as alive (only a confirmed death
 moves cameras); `dead`/`left` are dead. A server membership has not heard of yet counts
@@ -22,9 +30,9 @@ as alive for `startup_grace_s` after the controller starts or its server record
 appears, so a node that has just started (or a server just added) does not move
 cameras before gossip has reached it.
 
-Loads are quantised before planning (CPU to `CPU_BUCKET_PERCENT`, network to
-`NET_BUCKET_BYTES_S`) so that small differences between the loads each node has heard
-rarely give two nodes different plans.
+Loads are quantised before planning (CPU to the level each node publishes, see
+`_cpu_level.py`; network to `NET_BUCKET_BYTES_S`) so that small differences between the
+loads each node has heard rarely give two nodes different plans.
 """
 
 from __future__ import annotations
@@ -34,12 +42,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from node.failover._cpu_level import CPU_BUCKET_PERCENT, quantise
 from node.failover._planner import CameraView, Plan, PlanInputError, ServerView, SystemView, plan
 from node.system import Camera, Server
 
 HANDOVER_TIMEOUT_S = 15.0  # a move's target must confirm within this, else we let go
 STARTUP_GRACE_S = 3.0  # unheard-of servers count as alive this long after start
-CPU_BUCKET_PERCENT = 50.0  # coarse: only a clearly busier server is avoided
+RELEASE_GRACE_S = 1.0  # a camera a live peer just let go is not started sooner
 NET_BUCKET_BYTES_S = 100_000_000.0
 ALIVE_STATES = frozenset({"alive", "suspect"})
 
@@ -51,6 +60,7 @@ class PeerState:
     state: str
     cpu_percent: float = 0.0
     net_bytes_per_s: float = 0.0
+    cpu_level: float | None = None  # as the server publishes it (None: not published)
 
 
 @dataclass(frozen=True)
@@ -88,19 +98,18 @@ class Decision:
     handing_over: Mapping[str, str]
     alive: frozenset[str]  # servers considered alive in this step (this node included)
     deferred: frozenset[str] = frozenset()  # own cameras left with a backup (failback delay)
-
-
-def quantise(value: float, bucket: float) -> float:
-    """`value` rounded down to a multiple of `bucket` (0 for junk)."""
-    if not isinstance(value, int | float) or value != value or value <= 0:
-        return 0.0
-    return float(int(value // bucket) * bucket)
+    released: frozenset[str] = frozenset()  # takeovers held back: a live peer just let go
 
 
 def server_view(record: Mapping[str, Any], alive: bool, peer: PeerState | None) -> ServerView:
     """A ServerView from a replicated server record and its membership entry."""
     server = Server.from_record(record)
-    cpu = quantise(peer.cpu_percent, CPU_BUCKET_PERCENT) if peer else 0.0
+    if peer is None:
+        cpu = 0.0
+    elif peer.cpu_level is not None:
+        cpu = peer.cpu_level
+    else:
+        cpu = quantise(peer.cpu_percent, CPU_BUCKET_PERCENT)
     net = quantise(peer.net_bytes_per_s, NET_BUCKET_BYTES_S) if peer else 0.0
     return ServerView(
         id=server.id,
@@ -137,6 +146,7 @@ class FailoverController:
         handover_timeout_s: float = HANDOVER_TIMEOUT_S,
         startup_grace_s: float = STARTUP_GRACE_S,
         failback_delay_s: float = 0.0,
+        release_grace_s: float = RELEASE_GRACE_S,
     ) -> None:
         self.self_id = self_id
         self.started_at = started_at
@@ -147,6 +157,9 @@ class FailoverController:
         # camera id -> (target server, when we first saw the plan move it there)
         self._moving: dict[str, tuple[str, float]] = {}
         self._first_seen: dict[str, float] = {}  # server id -> when its record appeared
+        self.release_grace_s = release_grace_s
+        # camera id -> (a peer seen recording it, when we last saw that)
+        self._held_by_peer: dict[str, tuple[str, float]] = {}
 
     def alive_servers(self, inputs: FailoverInputs, now: float) -> frozenset[str]:
         alive = set()
@@ -215,6 +228,8 @@ class FailoverController:
         }
         deferred = self._defer_failback(inputs, view, alive, desired, now)
         desired -= deferred
+        released = self._just_released(inputs, view, alive, desired, now)
+        desired -= released
         handing_over: dict[str, str] = {}
         for camera_id in sorted(inputs.own_active - desired):
             new_server = target.server_for(camera_id)
@@ -239,7 +254,36 @@ class FailoverController:
             handing_over=MappingProxyType(handing_over),
             alive=alive,
             deferred=frozenset(deferred),
+            released=frozenset(released),
         )
+
+    def _just_released(
+        self,
+        inputs: FailoverInputs,
+        view: SystemView,
+        alive: frozenset[str],
+        desired: set[str],
+        now: float,
+    ) -> set[str]:
+        """Takeovers to hold back for now: cameras no live server records, which a peer
+        that is still alive was recording within `release_grace_s` (see the module
+        docstring). A peer that died while recording one does not hold it back."""
+        for camera_id, servers in view.recorders.items():
+            peers = sorted(s for s in servers if s != self.self_id)
+            if peers:
+                self._held_by_peer[camera_id] = (peers[0], now)
+        for camera_id, (_, seen_at) in list(self._held_by_peer.items()):
+            if now - seen_at >= self.release_grace_s:
+                del self._held_by_peer[camera_id]
+        homes = {c.id: c.home_server_id for c in view.cameras}
+        held = set()
+        for camera_id in desired - inputs.own_active:
+            if homes.get(camera_id) == self.self_id or view.recorders.get(camera_id):
+                continue  # our own camera, or a move make-before-break from a recorder
+            peer = self._held_by_peer.get(camera_id)
+            if peer is not None and peer[0] in alive:
+                held.add(camera_id)
+        return held
 
     def _defer_failback(
         self,

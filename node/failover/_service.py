@@ -29,7 +29,14 @@ from typing import Any, Protocol
 
 import httpx
 
-from node.failover._controller import Decision, FailoverController, FailoverInputs, PeerState
+from node.failover._controller import (
+    RELEASE_GRACE_S,
+    Decision,
+    FailoverController,
+    FailoverInputs,
+    PeerState,
+)
+from node.failover._cpu_level import CPU_LEVEL_KEY, CpuLevel, cpu_level_of
 from node.failover._desired import camera_source, desired_sources
 from node.failover._exchange import (
     DIGEST_KEY,
@@ -74,6 +81,7 @@ class FailoverService:
         plan_interval_s: float,
         clock: Callable[[], float] = time.monotonic,
         handover_timeout_s: float | None = None,
+        release_grace_s: float = RELEASE_GRACE_S,
     ) -> None:
         self.node = node
         self._clock = clock
@@ -82,9 +90,11 @@ class FailoverService:
             node.node_id,
             started_at=clock(),
             failback_delay_s=failback_delay_s,
+            release_grace_s=release_grace_s,
             **kwargs,
         )
         self.sets = RecordingSets()
+        self._cpu_level = CpuLevel()
         self.loop = FailoverLoop(
             self.controller,
             gather=self.gather,
@@ -125,6 +135,7 @@ class FailoverService:
                 state=view.state,
                 cpu_percent=load.cpu_percent if load else 0.0,
                 net_bytes_per_s=load.net_bytes_per_s if load else 0.0,
+                cpu_level=cpu_level_of(load.extra.get(CPU_LEVEL_KEY)) if load else None,
             )
         return peers
 
@@ -198,6 +209,9 @@ class FailoverService:
     def _published(self, decision: Decision) -> None:
         active, recording = self._own()
         self.node.set_load_extra(DIGEST_KEY, recording_digest(recording, active))
+        own = self.node.members().get(self.node.node_id)
+        if own is not None and own.load is not None:
+            self.node.set_load_extra(CPU_LEVEL_KEY, self._cpu_level.update(own.load.cpu_percent))
         for listener in self._listeners:
             try:
                 listener(decision)
@@ -239,6 +253,7 @@ class FailoverService:
                 "reasons": {},
                 "handing_over": {},
                 "failback_waiting": [],
+                "release_waiting": [],
                 "alive": [],
             }
         return {
@@ -246,5 +261,6 @@ class FailoverService:
             "reasons": {c: str(r) for c, r in decision.plan.reasons.items()},
             "handing_over": dict(decision.handing_over),
             "failback_waiting": sorted(decision.deferred),
+            "release_waiting": sorted(decision.released),
             "alive": sorted(decision.alive),
         }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import av
 import netns
@@ -166,18 +166,32 @@ def test_partition_each_side_records_then_heal_converges(steady: System) -> None
     time.sleep(3)  # a partition of a few seconds: each side has closed fragments on disk
     h3.clear_rules()
     healed_at = time.monotonic()
+    healed_s = (now() - start).total_seconds()
     wait_for(lambda: all(len(r) == 1 for r in s.recorders().values()), HEAL_BOUND_S,
              "one recorder per camera after healing")  # fmt: skip
     print(f"converged {time.monotonic() - healed_at:.1f} s after healing")
     s.wait_steady(10)
     time.sleep(3)
+    names = {node_id: name for name, node_id in s.ids.items()}
     for camera_id in s.cameras:  # no period lost on either side, and no third recorder
         periods = s.timeline(camera_id, start, now())
         # video a server downloaded afterwards from the camera's own storage to fill a
         # hole ("edge") is not a recording: only live periods say who recorded
         live = [p for p in periods if p.get("source", "live") == "live"]
-        assert len({p["server_id"] for p in live}) == 2, (s.cameras[camera_id], periods)
+        who = [
+            (names.get(p["server_id"]), _seconds_after(p["start"], start),
+             _seconds_after(p["end"], start))
+            for p in live
+        ]  # fmt: skip
+        assert len({p["server_id"] for p in live}) == 2, (
+            f"{s.cameras[camera_id]['name']} (home {names[s.cameras[camera_id]['home_server_id']]})"
+            f" cut at 0 s, healed at {healed_s:.2f} s: {who}"
+        )
         assert s.holes(camera_id, start, now() - timedelta(seconds=3)) == []
+
+
+def _seconds_after(stamp: str, start: datetime) -> float:
+    return round((datetime.fromisoformat(stamp.replace("Z", "+00:00")) - start).total_seconds(), 2)
 
 
 def test_two_failures_in_a_row_then_failure_during_failback(steady: System) -> None:

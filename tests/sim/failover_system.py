@@ -30,6 +30,7 @@ import httpx
 
 from node.config import GossipConfig
 from node.failover import FailoverService
+from node.failover._controller import RELEASE_GRACE_S
 from node.membership import LoadReport, MemberEvent, MemberView, membership_config
 from recorder import CameraStatus
 from tests.sim.cluster import SimCluster, SimNode
@@ -92,6 +93,8 @@ class _Host:
     node_id: str
     state: _State
     recorder: dict[str, float] = field(default_factory=dict)  # camera -> set at
+    load_extra: dict[str, str | int | float | bool] = field(default_factory=dict)
+    cpu_percent: float = 0.0  # the system CPU its load sampler would report
     service: FailoverService = field(init=False)
 
     def members(self) -> Mapping[str, MemberView]:
@@ -130,7 +133,9 @@ class _Host:
             del self.recorder[camera_id]
 
     def set_load_extra(self, key: str, value: str | int | float | bool) -> None:
-        self.system.cluster.nodes[self.node_id].set_load(LoadReport(extra={key: value}))
+        self.load_extra[key] = value
+        load = LoadReport(cpu_percent=self.cpu_percent, extra=dict(self.load_extra))
+        self.system.cluster.nodes[self.node_id].set_load(load)
 
 
 class FailoverSystem:
@@ -144,6 +149,7 @@ class FailoverSystem:
         seed: int = 0,
         rumour_silence_s: float | None = None,
         max_cameras: int = 16,
+        release_grace_s: float = RELEASE_GRACE_S,
     ) -> None:
         timing = dataclasses.replace(membership_config(GOSSIP), rumour_silence_s=rumour_silence_s)
         self.cluster = SimCluster(n, seed=seed, config=timing)
@@ -185,6 +191,7 @@ class FailoverSystem:
                 failback_delay_s=0.0,
                 plan_interval_s=PLAN_INTERVAL_S,
                 clock=lambda: self.clock.now,
+                release_grace_s=release_grace_s,
             )
             self.hosts[sid] = host
             self._watch_membership(self.cluster.nodes[sid])

@@ -6,8 +6,9 @@ from node.failover._controller import (
     FailoverController,
     FailoverInputs,
     PeerState,
-    quantise,
+    server_view,
 )
+from node.failover._cpu_level import CpuLevel, cpu_level_of, quantise
 
 
 def server(sid: str, *, failover: bool = True, max_cameras: int = 8, licensed: int = 8) -> dict:
@@ -237,3 +238,61 @@ def test_backup_waits_for_a_delayed_failback() -> None:
     assert "c1" in ctl.decide(inputs(**base), now=20.0).desired
     assert "c1" in ctl.decide(inputs(**base), now=34.0).desired  # 10 + 5 s
     assert "c1" not in ctl.decide(inputs(**base), now=35.0).desired
+
+
+def test_a_camera_a_live_peer_just_let_go_is_not_started_at_once() -> None:
+    # b's view after a healed partition: c (c1's home) is still dead to b, a took c1
+    # during the partition and gives it back to c, which a has already heard is back
+    ctl = FailoverController("b", started_at=0.0, release_grace_s=1.0)
+    dead_c = peers(a="alive", b="alive", c="dead")
+    a_with_c1 = {"a": frozenset({"a1", "a2", "c1"})}
+    first = ctl.decide(inputs(peers=dead_c, recording=a_with_c1), 10.0)
+    assert "c1" not in first.desired  # a records it: stays there
+    released = ctl.decide(inputs(peers=dead_c, recording={"a": frozenset({"a1", "a2"})}), 10.3)
+    assert released.plan.placement["c1"] == "b"  # b is the least loaded backup...
+    assert "c1" not in released.desired and released.released == {"c1"}  # ...but waits
+    back = ctl.decide(inputs(peers=peers(a="alive", b="alive", c="alive")), 10.6)
+    assert back.desired == {"b1"} and back.released == frozenset()  # c's return arrived
+    # had c stayed dead, b takes c1 once the grace is over
+    ctl = FailoverController("b", started_at=0.0, release_grace_s=1.0)
+    ctl.decide(inputs(peers=dead_c, recording=a_with_c1), 10.0)
+    assert "c1" not in ctl.decide(inputs(peers=dead_c, recording={}), 10.5).desired
+    assert "c1" in ctl.decide(inputs(peers=dead_c, recording={}), 11.0).desired
+
+
+def test_a_takeover_is_not_held_back_when_its_recorder_died_or_hands_it_over() -> None:
+    ctl = FailoverController("b", started_at=0.0, release_grace_s=1.0)
+    ctl.decide(inputs(peers=peers(a="alive", c="dead"), recording={"a": frozenset({"c1"})}), 10.0)
+    # a died while recording c1 (a second failure): b starts c1 and a's cameras at once
+    both_dead = ctl.decide(inputs(peers=peers(a="dead", c="dead")), 10.3)
+    assert both_dead.desired == {"a1", "a2", "b1", "c1"} and both_dead.released == frozenset()
+    # a turns failover off while recording c1: the move to b starts at once, a keeps
+    # recording until b confirms (make-before-break)
+    ctl = FailoverController("b", started_at=0.0, release_grace_s=1.0)
+    servers = (server("a", failover=False), server("b"), server("c"))
+    moving = ctl.decide(
+        inputs(
+            servers=servers, peers=peers(a="alive", c="dead"), recording={"a": frozenset({"c1"})}
+        ),
+        10.0,
+    )
+    assert "c1" in moving.desired and moving.released == frozenset()
+
+
+def test_cpu_level_moves_only_past_the_hysteresis() -> None:
+    level = CpuLevel(step=50.0, margin=10.0)
+    assert level.update(47.0) == 0.0
+    assert [level.update(cpu) for cpu in (52.0, 49.0, 58.0, 55.0)] == [0.0] * 4  # hovering
+    assert level.update(61.0) == 50.0
+    assert [level.update(cpu) for cpu in (48.0, 42.0, 55.0)] == [50.0] * 3
+    assert level.update(39.0) == 0.0
+    assert CpuLevel().update(float("nan")) == 0.0
+
+
+def test_published_cpu_level_is_what_placement_compares() -> None:
+    record = server("a")
+    assert server_view(record, True, PeerState("alive", cpu_percent=57.0)).cpu_percent == 50.0
+    published = PeerState("alive", cpu_percent=57.0, cpu_level=0.0)
+    assert server_view(record, True, published).cpu_percent == 0.0
+    assert [cpu_level_of(v) for v in (50, 0.0, 100.0)] == [50.0, 0.0, 100.0]
+    assert [cpu_level_of(v) for v in (True, "50", 25.0, -50.0, 150.0, float("inf"))] == [None] * 6
