@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -54,6 +54,34 @@ RELAY_LINGER_S = 10.0  # a relay is kept as long as a live-only stream (the same
 RELAY_CONNECT_TIMEOUT_S = 3.0
 RELAY_READ_TIMEOUT_S = 10.0  # a relayed stream silent this long is broken
 SLOW_VIEWER = "viewer too slow"
+# A server whose relay fails before it sends a frame (killed, not yet declared dead) is
+# asked again only after a pause that doubles from the first to the last figure.
+RELAY_RETRY_FIRST_S = 0.25
+RELAY_RETRY_MAX_S = 2.0
+
+
+@dataclass
+class RelayBackoff:
+    """When each server may be asked for a relay again after relays that failed
+    before their first frame (pure bookkeeping over an explicit clock)."""
+
+    first_s: float = RELAY_RETRY_FIRST_S
+    max_s: float = RELAY_RETRY_MAX_S
+    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def failed(self, server_id: str, now: float) -> int:
+        """Note a failure; returns how many in a row."""
+        count = self._failures.get(server_id, (0, 0.0))[0] + 1
+        pause = min(self.first_s * 2 ** (count - 1), self.max_s)
+        self._failures[server_id] = (count, now + pause)
+        return count
+
+    def succeeded(self, server_id: str) -> None:
+        self._failures.pop(server_id, None)
+
+    def may_ask(self, server_id: str, now: float) -> bool:
+        entry = self._failures.get(server_id)
+        return entry is None or now >= entry[1]
 
 
 class LiveHost(Protocol):
@@ -98,6 +126,7 @@ class LiveService:
     def __init__(self, host: LiveHost) -> None:
         self.host = host
         self._relays: dict[tuple[str, str, str], _Relay] = {}
+        self._backoff = RelayBackoff()
         self.readers: set[LiveReader] = set()  # viewers open now (any kind)
 
     async def stop(self) -> None:
@@ -143,6 +172,9 @@ class LiveService:
         url = (server or {}).get("url")
         if not url:
             return None
+        key = (camera_id, stream, server_id)
+        if key not in self._relays and not self._backoff.may_ask(server_id, time.monotonic()):
+            return None  # it failed a moment ago: the reader asks again shortly
         return self._relay(camera_id, stream, server_id, url)
 
     def reader(self, camera_id: str, stream: str = "main") -> LiveReader:
@@ -197,6 +229,7 @@ class LiveService:
         camera_id, stream, server_id = key
         path = INTERNAL_LIVE_PATH.format(camera_id=quote(camera_id, safe=""))
         reason = "relay ended"
+        delivered = cancelled = False
         timeout = httpx.Timeout(RELAY_READ_TIMEOUT_S, connect=RELAY_CONNECT_TIMEOUT_S)
         try:
             async with self.host.http_client().stream(
@@ -210,6 +243,7 @@ class LiveService:
                     for item in decoder.feed(chunk):
                         if isinstance(item, WireFrame):
                             tap.publish([item.frame])
+                            delivered = True
                         elif isinstance(item, StreamInfo):
                             tap.start_stream(item)
                         else:
@@ -217,11 +251,23 @@ class LiveService:
                             return
         except (httpx.HTTPError, WireError, OSError) as error:
             reason = f"relay from server {server_id} broke: {type(error).__name__}"
+        except asyncio.CancelledError:
+            cancelled = True  # closed by us (no viewers, shutdown): not the server's fault
+            raise
         finally:
             tap.end_stream(reason)
             if self._relays.get(key, None) is not None and self._relays[key].tap is tap:
                 self._relays.pop(key)
-            log.info("live relay %s/%s from %s ended: %s", camera_id, stream, server_id, reason)
+            failures = 0
+            if delivered:
+                self._backoff.succeeded(server_id)
+            elif not cancelled:
+                failures = self._backoff.failed(server_id, time.monotonic())
+            # a server that keeps failing is logged once, then quietly until it answers
+            level = logging.INFO if failures <= 1 else logging.DEBUG
+            log.log(
+                level, "live relay %s/%s from %s ended: %s", camera_id, stream, server_id, reason
+            )
 
 
 class LiveReader:
