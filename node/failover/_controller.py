@@ -228,7 +228,7 @@ class FailoverController:
         }
         deferred = self._defer_failback(inputs, view, alive, desired, now)
         desired -= deferred
-        released = self._just_released(inputs, view, alive, desired, now)
+        released = self._just_released(view, alive, desired - inputs.own_active, now)
         desired -= released
         handing_over: dict[str, str] = {}
         for camera_id in sorted(inputs.own_active - desired):
@@ -258,16 +258,12 @@ class FailoverController:
         )
 
     def _just_released(
-        self,
-        inputs: FailoverInputs,
-        view: SystemView,
-        alive: frozenset[str],
-        desired: set[str],
-        now: float,
+        self, view: SystemView, alive: frozenset[str], starts: set[str], now: float
     ) -> set[str]:
-        """Takeovers to hold back for now: cameras no live server records, which a peer
-        that is still alive was recording within `release_grace_s` (see the module
-        docstring). A peer that died while recording one does not hold it back."""
+        """Of the cameras this node would start now, the takeovers to hold back: those
+        no live server records, which a peer that is still alive was recording within
+        `release_grace_s` (see the module docstring). A peer that died while recording
+        one does not hold it back."""
         for camera_id, servers in view.recorders.items():
             peers = sorted(s for s in servers if s != self.self_id)
             if peers:
@@ -277,7 +273,7 @@ class FailoverController:
                 del self._held_by_peer[camera_id]
         homes = {c.id: c.home_server_id for c in view.cameras}
         held = set()
-        for camera_id in desired - inputs.own_active:
+        for camera_id in starts:
             if homes.get(camera_id) == self.self_id or view.recorders.get(camera_id):
                 continue  # our own camera, or a move make-before-break from a recorder
             peer = self._held_by_peer.get(camera_id)
