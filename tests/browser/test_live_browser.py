@@ -351,26 +351,38 @@ def _ws_open_without_reading(node: NodeProcess, path: str) -> socket.socket:
 
 
 def test_live_view_follows_the_camera_when_its_node_is_killed(site: Site, chromium: Any) -> None:
-    # page 1 on node1 watches cam2 (relayed from node2); page 2 on node2 watches cam1
-    # (relayed from node1). Killing node2: cam2 moves to node1 and page 1 goes on;
-    # page 2's node is gone and its player moves to node1 by itself.
+    # On node1, cam2 (relayed from node2); on node2, cam1 (relayed from node1); each
+    # over WebRTC and over the MSE fallback. Killing node2: cam2 moves to node1 and the
+    # node1 pages go on (the MSE socket stays open and gets the new server's stream);
+    # node2's pages lose their node and their players move to node1 by themselves.
     site.failover_kill_at = datetime.now(UTC)
-    page1 = open_player(chromium, site.node1.url, site.cameras["cam2"], site.token)
-    page2 = open_player(chromium, site.node2.url, site.cameras["cam1"], site.token)
+    pages = {
+        ("node1", mode): open_player(chromium, site.node1.url, site.cameras["cam2"], site.token,
+                                     prefer=mode)
+        for mode in ("webrtc", "mse")
+    }  # fmt: skip
+    pages |= {
+        ("node2", mode): open_player(chromium, site.node2.url, site.cameras["cam1"], site.token,
+                                     prefer=mode)
+        for mode in ("webrtc", "mse")
+    }  # fmt: skip
     try:
-        assert_decodes(page1)
-        assert_decodes(page2)
+        for (_, want), page in pages.items():
+            assert_decodes(page)
+            assert state(page)["status"]["mode"] == want
         site.node2.kill()
-        killed = (state(page1)["frames"], state(page2)["frames"])
+        killed = {key: state(page)["frames"] for key, page in pages.items()}
         wait_until(lambda: _recording(site.node1, site.token) >= {"cam2"}, 30, "cam2 on node1")
-        wait_until(lambda: state(page1)["frames"] > killed[0] + 50, 40, "page 1 plays on")
-        wait_until(lambda: state(page2)["frames"] > killed[1] + 50, 60, "page 2 on node1")
-        assert state(page2)["status"]["server"] == site.node1.url
-        assert_decodes(page1)
-        assert_decodes(page2)
+        for key, page in pages.items():
+            bound = 40 if key[0] == "node1" else 60
+            least = killed[key] + 50
+            wait_until(lambda p=page, n=least: state(p)["frames"] > n, bound, f"{key} plays on")
+            if key[0] == "node2":
+                assert state(page)["status"]["server"] == site.node1.url, key
+            assert_decodes(page)
     finally:
-        page1.close()
-        page2.close()
+        for page in pages.values():
+            page.close()
     site.node2.start()
     wait_until(lambda: _recording(site.node2, site.token) == {"cam2"}, 60, "cam2 back on node2")
 
