@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,6 +215,7 @@ class FlapResult:
     duration_s: float
     usage: Usage
     by_mode: dict[str, int]
+    cameras: int = 1  # flapping side by side
 
 
 # The merged timeline joins segments less than GAP_TOLERANCE_MS apart into one period
@@ -234,57 +237,95 @@ def _hold_fault(node: LoopbackNode, camera_id: str, fault_s: float) -> datetime 
     return None
 
 
+def _flap_camera(
+    node: LoopbackNode,
+    index: int,
+    faults: list[int],
+    fault_s: float,
+    on_reconnected: Callable[[int, str], None],
+) -> list[tuple[datetime, datetime]]:
+    """Fault camera `index` (1-based) once per number in `faults` (the fault's number
+    picks its mode); the node must reconnect each time. Returns the outages: the node
+    reporting the camera not recording, from when it saw the fault to when it was back
+    (or the fault was cleared)."""
+    camera_id = node.camera_ids[index - 1]
+    outages: list[tuple[datetime, datetime]] = []
+    for number in faults:
+        mode = FAULT_MODES[number % len(FAULT_MODES)]
+        node.fault(index, mode)
+        wait(lambda: node.states()[camera_id] != "recording", 60, f"the node to see {mode}")
+        down = datetime.now(UTC)
+        up = _hold_fault(node, camera_id, fault_s)
+        if up is not None:  # back before the fault cleared: let it end its hold
+            time.sleep(max(0.0, fault_s - (up - down).total_seconds()))
+        node.fault(index, "ok")
+        wait(lambda: node.states()[camera_id] == "recording", 120, "reconnection")
+        outages.append((down, up or datetime.now(UTC)))
+        time.sleep(1.5)  # recording again long enough to be a period of its own
+        on_reconnected(number, mode)
+    return outages
+
+
 def flap(
-    faults: int, *, fault_s: float = FLAP_FAULT_S, log: Callable[[str], None] = print
+    faults: int,
+    *,
+    cameras: int = 1,
+    fault_s: float = FLAP_FAULT_S,
+    log: Callable[[str], None] = print,
 ) -> FlapResult:
-    """One camera dropped, stalled and switched off `faults` times in turn: each time
-    held `fault_s` after the node saw it, then set back; the node must reconnect."""
-    with LoopbackNode(1, segment_s=2) as node:
-        camera_id = node.camera_ids[0]
+    """Cameras dropped, stalled and switched off `faults` times in all, each camera in
+    turn through the three modes, the cameras side by side (fault i on camera
+    i % cameras): each fault held `fault_s` after the node saw it, then set back; the
+    node must reconnect every time. The node process is sampled after every
+    reconnection."""
+    with LoopbackNode(cameras, segment_s=2) as node:
         usage = Usage()
         time.sleep(2)
         usage.sample(node.process)
         start = datetime.now(UTC)
         began = time.monotonic()
-        reconnected = 0
         by_mode: dict[str, int] = {}
-        outages: list[tuple[datetime, datetime]] = []  # the node not recording, per fault
-        for i in range(faults):
-            mode = FAULT_MODES[i % len(FAULT_MODES)]
-            node.fault(1, mode)
-            wait(lambda: node.states()[camera_id] != "recording", 60, f"the node to see {mode}")
-            down = datetime.now(UTC)
-            up = _hold_fault(node, camera_id, fault_s)
-            if up is not None:  # back before the fault cleared: let it end its hold
-                time.sleep(max(0.0, fault_s - (up - down).total_seconds()))
-            node.fault(1, "ok")
-            wait(lambda: node.states()[camera_id] == "recording", 120, "reconnection")
-            outages.append((down, up or datetime.now(UTC)))
-            reconnected += 1
-            by_mode[mode] = by_mode.get(mode, 0) + 1
-            time.sleep(1.5)  # recording again long enough to be a period of its own
-            usage.sample(node.process)
-            if (i + 1) % 50 == 0:
-                log(f"  {i + 1} faults, rss {usage.first_last('rss_mib')[1]:.1f} MiB")
+        lock = threading.Lock()
+
+        def reconnected(number: int, mode: str) -> None:
+            with lock:
+                by_mode[mode] = by_mode.get(mode, 0) + 1
+                usage.sample(node.process)
+                done = sum(by_mode.values())
+                if done % 50 == 0:
+                    log(f"  {done} faults, rss {usage.first_last('rss_mib')[1]:.1f} MiB")
+
+        plan = {k: [i for i in range(faults) if i % cameras == k] for k in range(cameras)}
+        with ThreadPoolExecutor(max_workers=cameras) as pool:
+            running = {
+                k: pool.submit(_flap_camera, node, k + 1, numbers, fault_s, reconnected)
+                for k, numbers in plan.items()
+            }
+            outages = {k: future.result() for k, future in running.items()}
         time.sleep(node.segment_s + 2)  # the last segment closed and indexed
         end = datetime.now(UTC) - timedelta(seconds=1)
-        holes = node.hole_spans(camera_id, start, end, min_s=0.1)  # longer than a frame
-        long = [(a, b) for a, b in outages if (b - a).total_seconds() > LONG_OUTAGE_S]
-        as_holes = 0
-        for down, up in long:
-            if any(a < up and b > down for a, b in holes):
-                as_holes += 1
-            else:
-                log(f"  outage {down.time()}-{up.time()} is not a hole; holes: {holes}")
+        holes_in_all = long_in_all = as_holes = 0
+        for k, camera_outages in outages.items():
+            camera_id = node.camera_ids[k]
+            holes = node.hole_spans(camera_id, start, end, min_s=0.1)  # longer than a frame
+            long = [(a, b) for a, b in camera_outages if (b - a).total_seconds() > LONG_OUTAGE_S]
+            holes_in_all += len(holes)
+            long_in_all += len(long)
+            for down, up in long:
+                if any(a < up and b > down for a, b in holes):
+                    as_holes += 1
+                else:
+                    log(f"  cam{k + 1} outage {down.time()}-{up.time()} is not a hole: {holes}")
         return FlapResult(
             faults,
-            reconnected,
-            len(holes),
-            len(long),
+            sum(by_mode.values()),
+            holes_in_all,
+            long_in_all,
             as_holes,
             time.monotonic() - began,
             usage,
             by_mode,
+            cameras,
         )
 
 

@@ -2,7 +2,7 @@
 
     python bench/soak.py partition [--rounds 10] [--down 30 90]       (root: namespaces)
     python bench/soak.py churn [--minutes 10] [--every 20] [--cameras 32]   (root)
-    python bench/soak.py flap [--faults 1000]
+    python bench/soak.py flap [--faults 1000] [--cameras 1]
     python bench/soak.py long [--minutes 60] [--cameras 32]
 
 Each prints its figures and writes its own section of bench/RESULTS.md; the
@@ -180,11 +180,17 @@ def _usage_lines(usage: object) -> list[str]:
 def run_flap(args: argparse.Namespace) -> None:
     from bench._soak_node import flap
 
-    r = flap(args.faults)
+    r = flap(args.faults, cameras=args.cameras)
+    who = (
+        "one emulated camera (320x240, 10 fps) that is"
+        if r.cameras == 1
+        else f"{r.cameras} emulated cameras (320x240, 10 fps) side by side, fault i on camera"
+        f" i mod {r.cameras}, each"
+    )
     _write(
         "## Flap soak (bench/soak.py flap)",
         [
-            f"{_machine()}. One node recording one emulated camera (320x240, 10 fps) that is,"
+            f"{_machine()}. One node recording {who},"
             " in turn, dropped (RTSP session closed), stalled (no packets) and switched"
             " off; each fault is held 2.5 s after the node sees it (longer than the 1.5 s"
             " within which the timeline joins segments), then cleared; a drop the node"
@@ -203,7 +209,8 @@ def run_flap(args: argparse.Namespace) -> None:
     slopes = r.usage.slopes()
     _reliability_row(
         "flap soak",
-        f"{r.faults} camera faults (drop/stall/offline), {r.reconnected} reconnections,"
+        f"{r.faults} camera faults (drop/stall/offline) on {r.cameras} camera(s),"
+        f" {r.reconnected} reconnections,"
         f" {r.outages_as_holes} outages recorded as gaps; slopes per hour: RSS"
         f" {slopes['rss_mib']:+.1f} MiB, files {slopes['open_files']:+.1f}, threads"
         f" {slopes['threads']:+.1f}, sockets {slopes['sockets']:+.1f}",
@@ -266,6 +273,9 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(run=run_churn)
     p = commands.add_parser("flap", help="a camera that drops, stalls and goes offline")
     p.add_argument("--faults", type=int, default=1000)
+    p.add_argument(
+        "--cameras", type=int, default=1, help="cameras faulted side by side (faults split)"
+    )
     p.set_defaults(run=run_flap)
     p = commands.add_parser("long", help="one node, many cameras, a long time")
     p.add_argument("--minutes", type=float, default=60.0)

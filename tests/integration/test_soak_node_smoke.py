@@ -27,14 +27,14 @@ def test_slope_per_hour_is_the_least_squares_slope_after_warm_up() -> None:
 
 
 def test_flap_smoke_reconnects_every_time_and_records_every_gap() -> None:
-    result = flap(3)
-    assert result.by_mode == {"drop": 1, "stall": 1, "offline": 1}
-    assert result.reconnected == 3
+    result = flap(4, cameras=2)  # cam1: drop, offline; cam2: stall, drop; side by side
+    assert result.by_mode == {"drop": 2, "stall": 1, "offline": 1}
+    assert result.reconnected == 4
     # the stall and the switch-off are held past the timeline's joining, and so is a
     # drop the node was slow to recover from: each such outage is a hole in the timeline
     assert result.long_outages >= 2
     assert result.outages_as_holes == result.long_outages
-    assert len(result.usage.series["rss_mib"]) == 4
+    assert len(result.usage.series["rss_mib"]) == 5
 
 
 def test_long_run_smoke_samples_and_keeps_the_timeline_whole() -> None:
