@@ -12,8 +12,8 @@ servers and cameras, the membership view (state and load per server), its own
 recorder's statuses, the HTTP client for peers' recording sets (a digest gossiped in
 the load extra `rec`, the set fetched over signed HTTP; see `_exchange.py`). What it
 gives back: the recorder set (`desired_sources`, read by the node whenever it syncs its
-recorder after `host.sync_recorder()`), and its own recording digest through
-`host.set_load_extra`.
+recorder after `host.sync_recorder()`), and its own recording digest and CPU level
+(`_cpu_level.py`) through `host.set_load_extra`.
 
 It decides every `plan_interval_s` and at once when poked (the node pokes it when
 membership, a record, or a camera's recording state changes).
