@@ -8,7 +8,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._model import IndexUnusable
@@ -54,22 +54,6 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-@dataclass(frozen=True)
-class SegmentRow:
-    id: int
-    camera_id: str
-    server_id: str
-    start_ms: int
-    end_ms: int
-    path: str  # relative to the recordings folder, POSIX separators
-    bytes: int
-    codec: str
-    width: int
-    height: int
-    open: bool
-    edge: bool = False  # downloaded from the camera's own storage
-
-
 @dataclass(frozen=True, slots=True)
 class SegmentInsert:
     """A row to insert, or to replace the row with the same path."""
@@ -85,6 +69,13 @@ class SegmentInsert:
     height: int
     open: bool  # still being written
     edge: bool = False  # downloaded from the camera's own storage
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow(SegmentInsert):
+    """A segment as the index holds it: the inserted facts and the row id."""
+
+    id: int = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +109,7 @@ class GapRow:
 
 
 def _row(values: Sequence) -> SegmentRow:
-    return SegmentRow(*values[:10], bool(values[10]), bool(values[11]))
+    return SegmentRow(*values[1:10], bool(values[10]), bool(values[11]), id=values[0])
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
