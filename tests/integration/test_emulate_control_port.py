@@ -66,6 +66,14 @@ class Emulator:
                 break
         assert self.ready.is_set(), "\n".join(self.stdout + self.stderr)
 
+    def wait_stderr_line(self, expected: str, timeout_s: float = 10.0) -> None:
+        """Stdout and stderr are two pipes read by two threads: a line written to stderr
+        before 'ready' went to stdout may still be on its way when 'ready' is seen."""
+        deadline = time.monotonic() + timeout_s
+        while expected not in self.stderr and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert expected in self.stderr, self.stderr
+
     def control_port(self) -> int:
         line = next(x for x in self.stdout if x.startswith("control API: "))
         match = re.fullmatch(rf"control API: http://{re.escape(HOST)}:(\d+)/cameras", line)
@@ -100,7 +108,7 @@ def test_second_emulator_takes_another_control_port(tmp_path: Path) -> None:
         second_port = second.control_port()
         assert second_port not in (first_port, 8553)
         notice = f"camkeep emulate: control port 8553 is in use; control API on port {second_port}"
-        assert notice in second.stderr, second.stderr
+        second.wait_stderr_line(notice)
         # Each control API is its own emulator's: one camera, and two.
         assert _cameras(first_port) == [1]
         assert _cameras(second_port) == [1, 2]
