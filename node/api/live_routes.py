@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -31,6 +31,7 @@ from node.api.query_range import as_utc, query_range
 from node.api.security import MediaViewer, Node, Viewer, authenticate, get_node
 from node.live import (
     SPEEDS,
+    LiveReader,
     LiveRefused,
     MseMuxer,
     SegmentFrameReader,
@@ -153,22 +154,22 @@ async def live_ws(
         await websocket.close(code, error.reason)
         return
     reader = node.live.reader(camera_id, stream)
-    gone = asyncio.create_task(_drain(websocket))
+    # The client going away closes the reader, which ends the loop below: one task for
+    # the session's life rather than a wait on two futures for every frame.
+    gone = asyncio.create_task(_drain(websocket, reader))
     muxer = MseMuxer()
     checked = time.monotonic()
     try:
         while True:
-            getter = asyncio.ensure_future(reader.get_batch())
-            done, _ = await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
+            items = await reader.get_batch()
+            if gone.done():
                 return
             if time.monotonic() - checked > TOKEN_RECHECK_S:
                 checked = time.monotonic()
                 authenticate(node, token)  # an expired token ends the session
             # the fragments of one batch go out as one message (MSE takes several boxes)
             fragments: list[bytes] = []
-            for item in getter.result():
+            for item in items:
                 if isinstance(item, StreamInfo):
                     muxer.on_info(item)
                     continue
@@ -189,8 +190,9 @@ async def live_ws(
     except LiveEnded as ended:
         reason = str(ended)
         code = CLOSE_TOO_SLOW if "too slow" in reason else CLOSE_UNAVAILABLE
-        with contextlib.suppress(Exception):
-            await websocket.close(code, reason[:120])
+        if not gone.done():
+            with contextlib.suppress(Exception):
+                await websocket.close(code, reason[:120])
     except ApiError as error:
         with contextlib.suppress(Exception):
             await websocket.close(CLOSE_UNAUTHORIZED, error.reason[:120])
@@ -203,17 +205,23 @@ async def live_ws(
             await gone
 
 
-async def _send(sending: Any) -> None:
-    await asyncio.wait_for(sending, SEND_STALL_S)
+async def _send(sending: Coroutine[Any, Any, None]) -> None:
+    # asyncio.timeout, not wait_for: no task per message
+    async with asyncio.timeout(SEND_STALL_S):
+        await sending
 
 
-async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, until it goes away."""
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
+async def _drain(websocket: WebSocket, reader: LiveReader) -> None:
+    """Read (and ignore) what the client sends, until it goes away; then close the
+    reader, which wakes the sending loop."""
+    try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+    finally:
+        reader.close()
 
 
 # --- playback --------------------------------------------------------------------------
