@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from node.urls import http_url
 
 ENV_PREFIX = "CAMKEEP_"
 # The most channels (cameras recorded at once) any server may have, whatever its
@@ -173,15 +174,7 @@ class NodeConfig(_Section):
     @field_validator("peers")
     @classmethod
     def _peers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for url in value:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{url!r} is not an http://HOST:PORT URL")
-            try:
-                parts.port  # noqa: B018 - raises on a bad port
-            except ValueError:
-                raise ValueError(f"{url!r} has a bad port") from None
-        return value
+        return tuple(http_url(url, what=f"{url[:80]!r}") for url in value)
 
     @property
     def listen_host(self) -> str:

@@ -32,6 +32,7 @@ from node.recordings import gap_row_to_json, period_to_json
 from node.replication import ReplicaError, parse_records, record_to_json
 from node.security import JoinTokenError, request_target, verify_join_token
 from node.system import JoinError, accept_join, add_server
+from node.urls import http_url
 from recorder import RecorderError
 
 log = logging.getLogger(__name__)
@@ -137,8 +138,10 @@ async def join_request(request: Request) -> dict[str, Any]:
     token, url = body.get("token"), body.get("url")
     if not isinstance(token, str) or not isinstance(url, str) or len(url) > 300:
         raise ApiError(422, "token and url are required strings")
-    if not url.startswith(("http://", "https://")):
-        raise ApiError(422, "url must be http://HOST:PORT")
+    try:
+        url = http_url(url)
+    except ValueError as error:
+        raise ApiError(422, str(error)) from None
     try:
         verify_join_token(token, bytes.fromhex(system["secret"]), system["id"], now=time.time())
     except JoinTokenError as exc:

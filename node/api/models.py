@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +18,7 @@ from pydantic import (
 )
 
 from node.system import MAX_CHANNELS, Priority
+from node.urls import http_url
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
@@ -301,7 +303,9 @@ class AddServerIn(_In):
     )
 
     url: Annotated[
-        str, StringConstraints(pattern=r"^https?://[^\s/]{1,253}(/.*)?$", max_length=300)
+        str,
+        StringConstraints(pattern=r"^https?://[^\s/]{1,253}(/.*)?$", max_length=300),
+        AfterValidator(http_url),
     ]
     owner_username: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     owner_password: Annotated[str, StringConstraints(max_length=1024)]
@@ -344,7 +348,9 @@ class EventsOut(BaseModel):
 
 
 WebhookUrl = Annotated[
-    str, StringConstraints(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")
+    str,
+    StringConstraints(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$"),
+    AfterValidator(http_url),
 ]
 Secret = Annotated[str, StringConstraints(min_length=16, max_length=256)]
 EventTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]

@@ -10,17 +10,10 @@ A camera record (kind "camera", key = camera id) holds:
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from node.system._records import Priority
-
-MAX_URL_LEN = 2048
-_HOST_RE = re.compile(
-    r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
-)
+from node.urls import checked_host, checked_url
 
 
 class CameraInputError(ValueError):
@@ -28,42 +21,19 @@ class CameraInputError(ValueError):
 
 
 def validate_host(host: str) -> str:
-    host = host.strip()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
     try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if len(host) > 253 or not _HOST_RE.match(host):
-        raise CameraInputError(f"{host[:64]!r} is not an IP address or host name")
-    return host.lower()
+        return checked_host(host)
+    except ValueError as error:
+        raise CameraInputError(str(error)) from None
 
 
 def split_rtsp_url(url: str) -> tuple[str, str | None, str | None]:
     """Validate an rtsp:// or rtsps:// URL; return (url without credentials, user, password)."""
-    if len(url) > MAX_URL_LEN:
-        raise CameraInputError(f"rtsp_url longer than {MAX_URL_LEN} characters")
-    if any(ord(c) < 33 for c in url):
-        raise CameraInputError("rtsp_url must not contain spaces or control characters")
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        checked = checked_url(url, ("rtsp", "rtsps"), what="rtsp_url")
     except ValueError as error:
-        raise CameraInputError(f"rtsp_url is not a valid URL: {error}") from None
-    if parts.scheme.lower() not in ("rtsp", "rtsps"):
-        raise CameraInputError("rtsp_url must start with rtsp:// or rtsps://")
-    if not parts.hostname:
-        raise CameraInputError("rtsp_url has no host")
-    host = validate_host(parts.hostname)
-    if port == 0:
-        raise CameraInputError("rtsp_url port must be 1-65535")
-    shown_host = f"[{host}]" if ":" in host else host
-    netloc = shown_host if port is None else f"{shown_host}:{port}"
-    clean = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    return clean, username, password
+        raise CameraInputError(str(error)) from None
+    return checked.url, checked.username, checked.password
 
 
 def public_camera(

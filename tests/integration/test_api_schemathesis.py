@@ -168,6 +168,29 @@ def test_oversized_bodies_bad_authorization_and_times(member_node: NodeProcess) 
         assert answer.json()["error"]
 
 
+# URLs a pattern lets through but urlsplit cannot split: stored, such a URL broke every
+# later reader (Schemathesis itself crashed on a webhook URL the node had accepted)
+UNSPLITTABLE_URLS = ["http://[0]/", "http://[::1/hook", "http://host:99999/", "https://u:p@host/"]
+
+
+def test_urls_that_cannot_be_split_are_refused(member_node: NodeProcess) -> None:
+    token = member_node.login()
+    secret = "s" * 16
+    with member_node.api(token) as api:
+        hooks_before = api.get("/api/v1/webhooks").json()
+        servers_before = [s["id"] for s in api.get("/api/v1/servers").json()]
+        for url in UNSPLITTABLE_URLS:
+            answer = api.post("/api/v1/webhooks", json={"url": url, "secret": secret})
+            assert answer.status_code == 422 and "url" in answer.text, (url, answer.text)
+            body = {"url": url, "owner_username": "owner", "owner_password": "x"}
+            answer = api.post("/api/v1/servers", json=body)
+            assert answer.status_code == 422 and "url" in answer.text, (url, answer.text)
+        assert api.get("/api/v1/webhooks").json() == hooks_before
+        assert [s["id"] for s in api.get("/api/v1/servers").json()] == servers_before
+        good = api.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "secret": secret})
+        assert good.status_code == 201 and good.json()["url"] == "http://127.0.0.1:9/h", good.text
+
+
 SETUP_BODIES: list[Any] = [
     None,
     {},

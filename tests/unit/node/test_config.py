@@ -94,7 +94,7 @@ def test_env_peers_and_foreign_variables() -> None:
         ),
         (
             {"CAMKEEP_PEERS": "ftp://x"},
-            "peers: 'ftp://x' is not an http://HOST:PORT URL (from CAMKEEP_PEERS)",
+            "peers: 'ftp://x' must start with http:// or https:// (from CAMKEEP_PEERS)",
         ),
         (
             {"CAMKEEP_LOGIN__BASE_DELAY_S": "-1"},
