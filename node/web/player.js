@@ -36,6 +36,23 @@ function decodedFrames(video) {
   return quality ? quality.totalVideoFrames : 0;
 }
 
+// The system's servers, one request per node and token for all the players of a page
+// (a grid of 16 tiles asked 16 times at once, in the middle of opening 16 streams).
+const serverLists = new Map();
+const SERVER_LIST_TTL_MS = 10000;
+
+function systemServers(server, token) {
+  const key = `${server} ${token}`;
+  const known = serverLists.get(key);
+  if (known && performance.now() - known.at < SERVER_LIST_TTL_MS) return known.list;
+  const list = fetch(`${server}/api/v1/servers`, {
+    headers: { Authorization: `Bearer ${token}` },
+  }).then((answer) => (answer.ok ? answer.json() : []));
+  list.catch(() => serverLists.delete(key));
+  serverLists.set(key, { at: performance.now(), list });
+  return list;
+}
+
 function codecWords(codec) {
   return codec === "hevc" ? "H.265" : "H.264";
 }
@@ -187,11 +204,7 @@ class LivePlayer {
   }
 
   async learnServers() {
-    const answer = await fetch(`${this.server}/api/v1/servers`, {
-      headers: { Authorization: `Bearer ${this.token}` },
-    });
-    if (!answer.ok) return;
-    for (const server of await answer.json()) {
+    for (const server of await systemServers(this.server, this.token)) {
       const url = baseUrl(server.url);
       if (!this.servers.includes(url)) this.servers.push(url);
     }
