@@ -10,11 +10,21 @@ kept in `--artifacts`, to be added to tests/fuzz/crashes/<name>/ once fixed).
     python bench/fuzz_parsers.py                           # 10 million runs per parser
     python bench/fuzz_parsers.py --runs 300000 --max-seconds 60
     python bench/fuzz_parsers.py --only gossip sdp --runs 50000 --no-write
+    python bench/fuzz_parsers.py --resume --max-seconds 1800  # on towards 10 million
+
+Ten million executions of every parser take about six hours of one core, more than one
+sitting of a shared machine. With `--resume` a run goes on where the earlier ones
+stopped: the inputs libFuzzer found are kept (`--keep-corpus`, default
+~/.cache/camkeep/fuzz-corpus/<name>) and fed back with the seeds, and each harness runs
+only the executions it still lacks. bench/fuzz_ledger.json adds up, per harness, the
+executions, seconds and crashes of every run (with the commit each ran on), and the
+results section shows both this run and the totals.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -22,6 +32,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +47,8 @@ from bench._common import replace_section  # noqa: E402
 SECTION = "## Parser fuzzing (bench/fuzz_parsers.py)"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 MAIN = ROOT / "tests" / "fuzz" / "atheris_main.py"
+LEDGER = ROOT / "bench" / "fuzz_ledger.json"
+KEPT_CORPUS = Path.home() / ".cache" / "camkeep" / "fuzz-corpus"
 _DONE = re.compile(r"Done (\d+) runs in (\d+) second")
 _STATUS = re.compile(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)", re.M)
 
@@ -58,13 +71,20 @@ class Outcome:
         return self.runs / self.seconds if self.seconds > 0 else 0.0
 
 
-def fuzz(name: str, runs: int, max_seconds: int, artifacts: Path) -> Outcome:
+def fuzz(
+    name: str, runs: int, max_seconds: int, artifacts: Path, kept: Path | None = None
+) -> Outcome:
+    """One libFuzzer run of harness `name`. New inputs go to `kept` when given (it grows
+    from run to run), else to a scratch folder deleted afterwards."""
     found = artifacts / name  # emptied first: it holds this run's crash inputs only
     shutil.rmtree(found, ignore_errors=True)
     found.mkdir(parents=True)
+    if kept is not None:
+        kept.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{name}-") as scratch:
+        grown = str(kept) if kept is not None else scratch
         command = [
-            sys.executable, str(MAIN), name, scratch, str(harnesses.CORPUS / name),
+            sys.executable, str(MAIN), name, grown, str(harnesses.CORPUS / name),
             f"-runs={runs}", f"-max_total_time={max_seconds}", "-timeout=10",
             "-rss_limit_mb=2048", f"-artifact_prefix={found}/", "-print_final_stats=1",
         ]  # fmt: skip
@@ -92,6 +112,64 @@ def fuzz(name: str, runs: int, max_seconds: int, artifacts: Path) -> Outcome:
     return Outcome(name, executed, seconds, cov, features, crashes, error, rate)
 
 
+def read_ledger(path: Path = LEDGER) -> dict[str, dict]:
+    """Per harness: {"executions", "seconds", "crashes", "runs": [...]} of every run so far."""
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())
+
+
+def add_to_ledger(ledger: dict[str, dict], outcome: Outcome, commit: str) -> None:
+    entry = ledger.setdefault(outcome.name, {})
+    entry["executions"] = entry.get("executions", 0) + outcome.runs
+    entry["seconds"] = round(entry.get("seconds", 0) + outcome.seconds)
+    entry["crashes"] = entry.get("crashes", 0) + len(outcome.crashes) + bool(outcome.error)
+    entry.setdefault("runs", []).append(
+        {
+            "at": f"{datetime.now(UTC):%Y-%m-%dT%H:%MZ}",
+            "commit": commit,
+            "executions": outcome.runs,
+            "seconds": round(outcome.seconds),
+            "cov": outcome.cov,
+            "ft": outcome.features,
+            "crashes": len(outcome.crashes) + bool(outcome.error),
+        }
+    )
+
+
+def write_ledger(ledger: dict[str, dict], path: Path = LEDGER) -> None:
+    path.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n")
+
+
+def still_to_run(ledger: dict[str, dict], name: str, target: int) -> int:
+    return max(target - ledger.get(name, {}).get("executions", 0), 0)
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        )
+    except OSError:
+        return "?"
+    return out.stdout.strip() or "?"
+
+
+def ledger_table(ledger: dict[str, dict], names: list[str], target: int) -> list[str]:
+    lines = [
+        "| harness | executions, all runs | of the target | runs | core time | crashes |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name in names:
+        entry = ledger.get(name, {})
+        done = entry.get("executions", 0)
+        lines.append(
+            f"| {name} | {done:,} | {min(done / target, 1.0):.0%} | {len(entry.get('runs', []))} "
+            f"| {entry.get('seconds', 0) / 60:.0f} min | {entry.get('crashes', 0)} |"
+        )
+    return lines
+
+
 def table(outcomes: list[Outcome]) -> list[str]:
     lines = [
         "| harness | executions | s | exec/s | cov (edges) | ft (features) | crashes |",
@@ -117,34 +195,64 @@ def main(argv: list[str]) -> int:
         "--artifacts", type=Path, default=Path(tempfile.gettempdir()) / "camkeep-fuzz-artifacts"
     )
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="run only what each harness lacks of --runs in bench/fuzz_ledger.json, "
+        "from the kept corpus, and add this run to the ledger",
+    )
+    parser.add_argument("--keep-corpus", type=Path, default=KEPT_CORPUS)
+    parser.add_argument("--ledger", type=Path, default=LEDGER)
     args = parser.parse_args(argv)
     names = args.only or harnesses.names()
+    ledger = read_ledger(args.ledger) if args.resume else {}
+    commit = _commit()
     outcomes = []
     for name in names:
-        outcome = fuzz(name, args.runs, args.max_seconds, args.artifacts)
+        runs = still_to_run(ledger, name, args.runs) if args.resume else args.runs
+        if runs == 0:
+            continue
+        kept = args.keep_corpus / name if args.resume else None
+        outcome = fuzz(name, runs, args.max_seconds, args.artifacts, kept)
         outcomes.append(outcome)
         print(table([outcome])[-1], flush=True)
+        if args.resume:
+            add_to_ledger(ledger, outcome, commit)
+            # after each harness: an interrupted run keeps what it did
+            write_ledger(ledger, args.ledger)
     lines = table(outcomes)
     print("\n".join(lines))
     total = sum(o.runs for o in outcomes)
     crashed = [o for o in outcomes if o.crashes or o.error]
-    text = "\n".join(
-        [
-            SECTION,
+    budget = "the executions each harness still lacked of" if args.resume else "budget"
+    parts = [
+        SECTION,
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}. atheris (libFuzzer) over"
+        " each parser harness of tests/fuzz from its seed corpus"
+        + (" and the inputs earlier runs found" if args.resume else "")
+        + f", one subprocess each; {budget} {args.runs:,} executions or {args.max_seconds} s"
+        f" per parser, whichever came first (the executions column is what ran). "
+        f"{total:,} executions in this run, {len(crashed)} harness(es) with a crash."
+        " cov/ft: libFuzzer's edge and feature counters of the instrumented camkeep"
+        " packages (C parsers such as lxml's are not instrumented); s: wall time with"
+        " start-up; exec/s: libFuzzer's average. Shared 2-core machine.",
+        "",
+        *lines,
+    ]
+    if args.resume:
+        done = sum(1 for n in harnesses.names() if still_to_run(ledger, n, args.runs) == 0)
+        parts += [
             "",
-            f"atheris (libFuzzer) over each parser harness of tests/fuzz from its seed corpus,"
-            f" one subprocess each; budget {args.runs:,} executions or {args.max_seconds} s per"
-            f" parser, whichever came first (the executions column is what ran). "
-            f"{total:,} executions in all, {len(crashed)} harness(es) with a crash."
-            " cov/ft: libFuzzer's edge and feature counters of the instrumented camkeep"
-            " packages (C parsers such as lxml's are not instrumented); s: wall time with"
-            " start-up; exec/s: libFuzzer's average. Shared 2-core machine.",
+            f"All runs so far (bench/fuzz_ledger.json), towards {args.runs:,} executions per"
+            f" parser: {done} of {len(harnesses.names())} harnesses there.",
             "",
-            *lines,
+            *ledger_table(ledger, harnesses.names(), args.runs),
         ]
-    )
-    if not args.no_write:
-        replace_section(RESULTS, SECTION, text)
+    if args.resume:
+        print("\n".join(ledger_table(ledger, harnesses.names(), args.runs)))
+    if not args.no_write and outcomes:
+        replace_section(RESULTS, SECTION, "\n".join(parts))
     return 1 if crashed else 0
 
 
