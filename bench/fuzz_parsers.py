@@ -138,7 +138,17 @@ def add_to_ledger(ledger: dict[str, dict], outcome: Outcome, commit: str) -> Non
 
 
 def write_ledger(ledger: dict[str, dict], path: Path = LEDGER) -> None:
-    path.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n")
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n")
+    temporary.replace(path)
+
+
+def save_entry(ledger: dict[str, dict], name: str, path: Path = LEDGER) -> None:
+    """Write one harness's entry into the ledger file as it is now on disk (runs of other
+    harnesses may go on beside this one and write theirs)."""
+    on_disk = read_ledger(path)
+    on_disk[name] = ledger[name]
+    write_ledger(on_disk, path)
 
 
 def still_to_run(ledger: dict[str, dict], name: str, target: int) -> int:
@@ -219,7 +229,7 @@ def main(argv: list[str]) -> int:
         if args.resume:
             add_to_ledger(ledger, outcome, commit)
             # after each harness: an interrupted run keeps what it did
-            write_ledger(ledger, args.ledger)
+            save_entry(ledger, name, args.ledger)
     lines = table(outcomes)
     print("\n".join(lines))
     total = sum(o.runs for o in outcomes)
@@ -241,6 +251,7 @@ def main(argv: list[str]) -> int:
         *lines,
     ]
     if args.resume:
+        ledger = read_ledger(args.ledger)  # with what runs beside this one wrote
         done = sum(1 for n in harnesses.names() if still_to_run(ledger, n, args.runs) == 0)
         parts += [
             "",
