@@ -14,6 +14,10 @@ loopback, Debian's Chromium through Playwright, aiortc clients as load.
    another process that receive, decrypt and drop (no decoding), so the figure is the
    node's own cost. Ratio = (CPU with viewers - recording-only CPU) / recording-only
    CPU (target <= 1.0), memory per viewer = RSS growth / viewers (target <= 2 MiB).
+   Beside it, the floor no sender written in any language avoids: the CPU a bare
+   Python loop spends in `sendto` for the same rate of 1,200-byte UDP datagrams
+   (WebRTC sends one datagram per RTP packet; the camera's RTSP over TCP arrives in
+   large reads).
 
 Prints a table and writes the section `## Live view (bench/live.py)` of
 bench/RESULTS.md.
@@ -29,6 +33,7 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -310,6 +315,30 @@ def cpu_window(process: psutil.Process, seconds: float) -> tuple[float, int]:
     return used / seconds, process.memory_info().rss
 
 
+def sendto_cpu_s(count: int = 200_000, size: int = 1200) -> float:
+    """CPU seconds one `sendto` of a `size`-byte UDP datagram costs on loopback (the
+    receiver is drained in between; its share is measured apart and left out)."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with receiver, sender:
+        receiver.bind((HOST, 0))
+        receiver.setblocking(False)
+        address, payload = receiver.getsockname(), os.urandom(size)
+        draining = 0.0
+        started = time.process_time()
+        for i in range(count):
+            sender.sendto(payload, address)
+            if i % 64 == 63:
+                drained = time.process_time()
+                try:
+                    while True:
+                        receiver.recv(2048)
+                except BlockingIOError:
+                    pass
+                draining += time.process_time() - drained
+        return (time.process_time() - started - draining) / count
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -401,10 +430,13 @@ def run(args: argparse.Namespace) -> str:
         # 3: node CPU, recording only, then with viewers
         time.sleep(2)
         base_cpu, base_rss = cpu_window(proc, args.window)
+        viewers_started = time.monotonic()
         worker = with_viewers(url, token, ids)
         time.sleep(2)
         per_camera_cpu, per_camera_rss = cpu_window(proc, args.window)
         per_camera_packets = end_viewers(worker, url, token)
+        packet_rate = sum(per_camera_packets) / (time.monotonic() - viewers_started)
+        floor_cpu = packet_rate * sendto_cpu_s()
         time.sleep(3)
         base2_cpu, base2_rss = cpu_window(proc, args.window)
         worker = with_viewers(url, token, [ids[0]] * args.cameras)
@@ -437,6 +469,8 @@ def run(args: argparse.Namespace) -> str:
         f"| + 1 WebRTC viewer per camera ({ncam} viewers) | {per_camera_cpu * 100:.1f} % | "
         f"{(per_camera_cpu - base) / base:.2f} | {per_camera_rss / MIB:.0f} MiB | "
         f"{(per_camera_rss - base_rss) / ncam / MIB:.2f} MiB |",
+        f"| floor: `sendto` alone of the {packet_rate:,.0f} datagrams/s the {ncam} viewers "
+        f"received | {floor_cpu * 100:.1f} % | {floor_cpu / base:.2f} | - | - |",
         f"| recording only, again | {base2_cpu * 100:.1f} % | - | {base2_rss / MIB:.0f} MiB | - |",
         f"| + {ncam} WebRTC viewers of one camera | {one_cam_cpu * 100:.1f} % | "
         f"{(one_cam_cpu - base) / base:.2f} | {one_cam_rss / MIB:.0f} MiB | "
