@@ -219,18 +219,23 @@ class RecorderService:
         for camera_id in list(self._ingests):
             if sources.get(camera_id) != self._ingests[camera_id].source:
                 self._retire(self._ingests.pop(camera_id))
-                self._live[camera_id].state = STOPPED
+                if camera_id in sources:  # replaced: its new ingest is the camera's state
+                    self._live[camera_id].state = STOPPED
         for camera_id, source in sources.items():
             if camera_id not in self._ingests:
                 self._start_ingest(source)
-        for camera_id in list(self._live):
-            if camera_id not in sources:
-                self._set_state(camera_id, STOPPED, None)
-                del self._live[camera_id]
         for camera_id in list(self._taps):
             if camera_id not in sources:
                 self._taps.pop(camera_id).end_stream("this server no longer records the camera")
+        dropped = [camera_id for camera_id in self._live if camera_id not in sources]
+        # A dropped camera reads "stopped" only once its ingest thread has ended: until
+        # then it still writes what it reads, and anyone told "stopped" earlier would see
+        # this server's video run on past that moment in the timeline.
         await self._join_retired()
+        for camera_id in dropped:
+            if camera_id in self._live and camera_id not in self._ingests:
+                self._set_state(camera_id, STOPPED, None)
+                del self._live[camera_id]
 
     def _start_ingest(self, source: CameraSource) -> None:
         ingest = CameraIngest(

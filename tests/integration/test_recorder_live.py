@@ -294,3 +294,38 @@ async def test_short_recording_stopped_at_once_leaves_its_period(
     )
     assert len(rows) == 1 and not rows[0].open, rows
     check_segments_playable(service, rows)
+
+
+@INGESTS
+async def test_dropped_camera_reads_stopped_only_after_its_last_frame(
+    emulator_factory, make_service, fast_ingest: bool
+):
+    """Whoever is told that this server stopped recording a camera (the API, the
+    failover of other servers, a test waiting for one recorder per camera) must not
+    find this server's video going on after that moment in the timeline."""
+    emu = emulator_factory()
+    service = await make_service(fast_ingest=fast_ingest)
+    began = now()
+    await service.set_cameras({"c": CameraSource("c", emu.url(1))})
+    await wait_for(lambda: service.statuses()["c"].state == "recording", 20, "recording")
+    await asyncio.sleep(1.5)  # mid-way through a read of the camera's socket
+    stopped_at: list[datetime] = []
+
+    def on_watch() -> None:
+        status = service.statuses().get("c")
+        if not stopped_at and (status is None or status.state == "stopped"):
+            stopped_at.append(now())
+
+    dropping = asyncio.create_task(service.set_cameras({}))
+    while not dropping.done():
+        on_watch()
+        await asyncio.sleep(0.005)
+    await dropping
+    on_watch()
+    periods = service.periods("c", began - timedelta(seconds=5), now() + timedelta(seconds=5))
+    assert periods and stopped_at
+    frame_ms = 40  # the last frame's duration ends its period
+    assert periods[-1].end <= stopped_at[0] + timedelta(milliseconds=frame_ms), (
+        periods[-1].end,
+        stopped_at[0],
+    )
