@@ -24,6 +24,7 @@ results section shows both this run and the totals.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import re
 import shutil
@@ -123,7 +124,8 @@ def add_to_ledger(ledger: dict[str, dict], outcome: Outcome, commit: str) -> Non
     entry = ledger.setdefault(outcome.name, {})
     entry["executions"] = entry.get("executions", 0) + outcome.runs
     entry["seconds"] = round(entry.get("seconds", 0) + outcome.seconds)
-    entry["crashes"] = entry.get("crashes", 0) + len(outcome.crashes) + bool(outcome.error)
+    crashes = len(outcome.crashes) or int(bool(outcome.error))  # an input, or a run that died
+    entry["crashes"] = entry.get("crashes", 0) + crashes
     entry.setdefault("runs", []).append(
         {
             "at": f"{datetime.now(UTC):%Y-%m-%dT%H:%MZ}",
@@ -132,7 +134,7 @@ def add_to_ledger(ledger: dict[str, dict], outcome: Outcome, commit: str) -> Non
             "seconds": round(outcome.seconds),
             "cov": outcome.cov,
             "ft": outcome.features,
-            "crashes": len(outcome.crashes) + bool(outcome.error),
+            "crashes": crashes,
         }
     )
 
@@ -145,10 +147,13 @@ def write_ledger(ledger: dict[str, dict], path: Path = LEDGER) -> None:
 
 def save_entry(ledger: dict[str, dict], name: str, path: Path = LEDGER) -> None:
     """Write one harness's entry into the ledger file as it is now on disk (runs of other
-    harnesses may go on beside this one and write theirs)."""
-    on_disk = read_ledger(path)
-    on_disk[name] = ledger[name]
-    write_ledger(on_disk, path)
+    harnesses may go on beside this one and write theirs: the read and the write are
+    one step under a lock, or one run's entry could be lost)."""
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        on_disk = read_ledger(path)
+        on_disk[name] = ledger[name]
+        write_ledger(on_disk, path)
 
 
 def still_to_run(ledger: dict[str, dict], name: str, target: int) -> int:

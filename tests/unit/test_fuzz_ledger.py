@@ -13,6 +13,7 @@ from bench.fuzz_parsers import (
     add_to_ledger,
     ledger_table,
     read_ledger,
+    save_entry,
     still_to_run,
     write_ledger,
 )
@@ -30,7 +31,9 @@ def test_runs_add_up_and_only_what_is_missing_runs_again(tmp_path: Path) -> None
     write_ledger(ledger, path)
     again = read_ledger(path)
     assert still_to_run(again, "sdp", 1000) == 400
-    add_to_ledger(again, _outcome("sdp", 450, crashes=1), "def5678")
+    died = _outcome("sdp", 450, crashes=1)
+    died.error = "exit 70"  # a crash input and the exit it caused: one crash
+    add_to_ledger(again, died, "def5678")
     assert still_to_run(again, "sdp", 1000) == 0
     entry = again["sdp"]
     assert (entry["executions"], entry["seconds"], entry["crashes"]) == (1050, 24, 1)
@@ -38,3 +41,13 @@ def test_runs_add_up_and_only_what_is_missing_runs_again(tmp_path: Path) -> None
     rows = ledger_table(again, ["gossip", "sdp"], 1000)
     assert rows[2] == "| gossip | 0 | 0% | 0 | 0 min | 0 |"
     assert rows[3] == "| sdp | 1,050 | 100% | 2 | 0 min | 1 |"
+
+
+def test_runs_side_by_side_keep_each_others_entries(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    first, second = read_ledger(path), read_ledger(path)  # both read before either writes
+    add_to_ledger(first, _outcome("gossip", 10), "a")
+    add_to_ledger(second, _outcome("nal", 20), "a")
+    save_entry(first, "gossip", path)
+    save_entry(second, "nal", path)
+    assert {n: e["executions"] for n, e in read_ledger(path).items()} == {"gossip": 10, "nal": 20}
