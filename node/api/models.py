@@ -83,10 +83,19 @@ class LoginIn(_In):
     password: Annotated[str, StringConstraints(max_length=1024)]
 
 
+# The system's server addresses travel with every session: a web client whose server
+# dies must know where else to go, even when it died a moment after the log-in.
+ServerUrls = Annotated[
+    list[str],
+    Field(description="web addresses of the system's servers (this one included)"),
+]
+
+
 class LoginOut(BaseModel):
     token: str
     expires_at: datetime
     role: str
+    server_urls: ServerUrls
 
 
 class UserIn(_In):
@@ -468,6 +477,7 @@ class SystemOut(BaseModel):
 class MeOut(BaseModel):
     username: str
     role: str
+    server_urls: ServerUrls
 
 
 class DiscoveredServerOut(BaseModel):

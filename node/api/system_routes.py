@@ -21,7 +21,9 @@ from node.api.models import (
     UserOut,
 )
 from node.api.security import Admin, Node, Viewer
+from node.app import NodeRuntime
 from node.security import Role, hash_password, verify_password
+from node.system import Server
 
 router = APIRouter(prefix="/api/v1")
 
@@ -135,13 +137,21 @@ async def login(body: LoginIn, request: Request, response: Response, node: Node)
     node.throttle.succeeded(body.username, address)
     token, claims = signer.issue(body.username, node.config.token_ttl_s)
     return LoginOut(
-        token=token, expires_at=datetime.fromtimestamp(claims.expires_at, UTC), role=user["role"]
+        token=token,
+        expires_at=datetime.fromtimestamp(claims.expires_at, UTC),
+        role=user["role"],
+        server_urls=server_urls(node),
     )
 
 
 @router.get("/auth/me", response_model=MeOut, tags=["auth"])
-async def me(caller: Viewer) -> MeOut:
-    return MeOut(username=caller.username, role=caller.role.value)
+async def me(node: Node, caller: Viewer) -> MeOut:
+    return MeOut(username=caller.username, role=caller.role.value, server_urls=server_urls(node))
+
+
+def server_urls(node: NodeRuntime) -> list[str]:
+    urls = (Server.from_record(record).url for record in node.state.servers())
+    return [url for url in urls if url]
 
 
 @router.get("/users", response_model=list[UserOut], tags=["users"])

@@ -35,7 +35,6 @@ let events = null;
 let unmount = null;
 let expiryTimer = null;
 let health = null;
-let knownServers = [];
 const LEAVE_WAIT_MS = 20_000; // a server leaving its system takes a few seconds
 let forcedOut = false;
 
@@ -47,7 +46,9 @@ api.onUnauthorized = (reason, systemGone) => {
   if (systemGone) serverLeft();
   else backToLogin('Your session has ended: log in again.');
 };
-connection.otherServers = () => knownServers;
+// the session carries the system's server addresses from the log-in on, so a page
+// whose server dies right after the log-in still knows where to go
+connection.otherServers = () => session?.servers || [];
 connection.session = () => session;
 connection.onRestored = () => {
   // the screens poll and the event stream reconnects by itself: nothing to redraw
@@ -165,9 +166,9 @@ function serverLeft() {
   }, 800);
 }
 
-/** Logged in: {token, username, role, expiresAt}. */
+/** Logged in: {token, username, role, expiresAt, servers}. */
 function begin(newSession) {
-  session = newSession;
+  session = { ...newSession, servers: newSession.servers || [] };
   saveSession(session);
   api.token = session.token;
   forcedOut = false;
@@ -177,6 +178,8 @@ function begin(newSession) {
   events = new EventStream(session.token);
   events.listen((event) => {
     if (event.type === 'logout') forcedLogout();
+    // a server joined or left: the addresses to move to when this one fails change
+    if (event.type === 'server_joined' || event.type === 'server_detached') refreshServers();
   });
   events.onRefused = (reason) => {
     if (/system was removed/.test(reason)) forcedLogout();
@@ -186,7 +189,6 @@ function begin(newSession) {
   events.onDown = () => connection.markLost();
   events.onUp = () => connection.markOk();
   events.start();
-  refreshServers();
   buildShell();
   if (!location.hash || location.hash === '#' || location.hash.startsWith('#resume')) {
     history.replaceState(null, '', '#/live');
@@ -197,7 +199,9 @@ function begin(newSession) {
 async function refreshServers() {
   try {
     const servers = await api.get('/api/v1/servers');
-    knownServers = servers.map((s) => s.url).filter(Boolean);
+    if (!session) return;
+    session.servers = servers.map((s) => s.url).filter(Boolean);
+    saveSession(session);
   } catch {
     // keep the last list: it is what lets the client move to another node
   }
@@ -257,7 +261,7 @@ async function boot() {
       const me = await api.get('/api/v1/auth/me');
       health = await api.get('/api/v1/health');
       booting = false;
-      begin({ ...stored, username: me.username, role: me.role });
+      begin({ ...stored, username: me.username, role: me.role, servers: me.server_urls });
       return;
     } catch {
       api.token = null;

@@ -348,8 +348,12 @@ def test_killed_node_cameras_shown_on_backups_without_reload(browser: Any, site:
     shot(page, site, "07b-live-main")
     tile.click()  # back to the grid: the sub-stream again
     expect(tile).to_have_attribute("data-stream", "sub", timeout=TIMEOUT_MS)
-    # a client connected to web-c: it must move to another node by itself
+    # a client connected to web-c: it must move to another node by itself, even when
+    # web-c dies before answering the page's own request for the system's servers
+    # (held here): the log-in answer told it where the others are
     on_c = new_page(browser, site.nodes[2].url + "/")
+    held: list[Any] = []
+    on_c.route(f"{site.nodes[2].url}/api/v1/servers", lambda route: held.append(route))
     log_in(on_c)
     page.evaluate("window.notReloaded = true")
     killed_at = time.monotonic()

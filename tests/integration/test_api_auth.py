@@ -82,11 +82,14 @@ def test_login_answers(node_factory) -> None:
     )
     assert answer.status_code == 200
     body = answer.json()
-    assert set(body) == {"token", "expires_at", "role"} and body["role"] == "owner"
+    assert set(body) == {"token", "expires_at", "role", "server_urls"} and body["role"] == "owner"
+    # the session knows where the system's servers are from its first moment
+    assert body["server_urls"] == [node.url]
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert 11 * 3600 < (expires - datetime.now(UTC)).total_seconds() <= 12 * 3600 + 5
     with node.api(body["token"]) as api:
-        assert api.get("/api/v1/auth/me").json() == {"username": OWNER, "role": "owner"}
+        me = api.get("/api/v1/auth/me").json()
+        assert me == {"username": OWNER, "role": "owner", "server_urls": [node.url]}
     # a signature of non-ASCII bytes is a forged token like any other, not a crash
     prefix, payload, _ = body["token"].split(".")
     forged = f"Bearer {prefix}.{payload}.".encode() + b"\xe9" * 43

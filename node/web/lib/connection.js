@@ -76,7 +76,8 @@ export class Connection {
 
 async function reachable(url, otherOrigin) {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), 1500);
+  // another server may be busy taking over this one's cameras: give it time to answer
+  const timer = setTimeout(() => controller.abort(), otherOrigin ? 3000 : 1500);
   try {
     // another node answers without CORS headers: an opaque answer still proves it is up
     const answer = await fetch(url, {

@@ -27,7 +27,13 @@ export function mount(ctx, container) {
         username: username.input.value,
         password: password.input.value,
       });
-      ctx.onDone({ token: answer.token, username: username.input.value, role: answer.role, expiresAt: answer.expires_at });
+      ctx.onDone({
+        token: answer.token,
+        username: username.input.value,
+        role: answer.role,
+        expiresAt: answer.expires_at,
+        servers: answer.server_urls,
+      });
     } catch (error) {
       // a wrong password is about the password field
       if (error.status === 401) password.error.textContent = error.reason;

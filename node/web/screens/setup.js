@@ -48,7 +48,13 @@ export function mount(ctx, container) {
         username: owner.input.value,
         password: password.input.value,
       });
-      ctx.onDone({ token: login.token, username: owner.input.value, role: login.role, expiresAt: login.expires_at });
+      ctx.onDone({
+        token: login.token,
+        username: owner.input.value,
+        role: login.role,
+        expiresAt: login.expires_at,
+        servers: login.server_urls,
+      });
     } catch (error) {
       showError(error, fields, formError);
     } finally {
