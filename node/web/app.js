@@ -194,6 +194,21 @@ function begin(newSession) {
     history.replaceState(null, '', '#/live');
   }
   route();
+  prefetchScreens();
+}
+
+/** Load the other screens' modules once the browser is idle (after the first screen
+ * has drawn and its streams have started), so the first visit to a screen does not wait
+ * for its code. */
+function prefetchScreens() {
+  const later = window.requestIdleCallback || ((callback) => setTimeout(callback, 2000));
+  later(
+    () => {
+      if (!session || connection.lost) return;
+      for (const screen of allowedScreens()) screen.load().catch(() => {});
+    },
+    { timeout: 5000 },
+  );
 }
 
 async function refreshServers() {

@@ -318,6 +318,15 @@ def test_viewer_sees_live_and_playback_only(browser: Any, site: Site) -> None:
     page = new_page(browser, site.a.url + "/")
     log_in(page, VIEWER, VIEWER_PASSWORD)
     assert page.locator("#nav a").all_inner_texts() == ["Live", "Playback"]
+    # once idle, the page loads the code of the screens this role may open, no other
+    page.wait_for_function(
+        "performance.getEntriesByType('resource')"
+        ".some((entry) => entry.name.endsWith('/web/screens/playback.js'))",
+        timeout=TIMEOUT_MS,
+    )
+    loaded = page.evaluate("performance.getEntriesByType('resource').map((entry) => entry.name)")
+    admin_screens = re.compile(r"/screens/(servers|users|cameras)\.js$")
+    assert not [name for name in loaded if admin_screens.search(name)]
     page.goto(site.a.url + "/#/servers")  # typed by hand: still not shown
     page.get_by_role("heading", name="Live").wait_for()
     # the API refuses too
