@@ -120,15 +120,23 @@ def test_a_node_an_hour_ahead_is_named_refused_everywhere_it_shows(node_factory)
     assert servers(b, b.login())[x_id]["clock"] == "refused"  # b sees the same
     assert servers(a, token)[a.wait_healthy()["node_id"]]["clock"] == "ok"
 
-    # x says its own clock is the odd one out (the other two agree)
-    own = wait_until(
-        lambda: httpx.get(f"{x.url}/api/v1/health", timeout=10).json().get("clock_warning"),
-        30,
-        "x's own clock warning",
-    )
+    # x says its own clock is the odd one out once it has heard both others' clocks
+    # (with one heard, it can only name the pair that differs)
+    said: list[str] = []
+
+    def own_warning() -> str | None:
+        warning = httpx.get(f"{x.url}/api/v1/health", timeout=10).json().get("clock_warning")
+        if warning and warning not in said:
+            said.append(warning)
+        odd_one_out = "this server's clock differs from the other servers"
+        return warning if warning and warning.startswith(odd_one_out) else None
+
+    own = wait_until(own_warning, 30, "x's own clock warning")
     assert own.startswith(
         "this server's clock differs from the other servers by about 3600 s (ahead)"
     )
+    pair = re.compile(r"this server's clock and server \S+'s differ by about 3600 s")
+    assert all(w == own or pair.match(w) for w in said), said
 
     # one event, written by the reporter among the healthy nodes, copied to both
     events = wait_until(lambda: skew_events(a, token, x_id), 30, "a server_clock_skew event")
