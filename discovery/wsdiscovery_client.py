@@ -147,7 +147,9 @@ def _camera_from_match(match: etree._Element, source: str) -> DiscoveredCamera |
     scopes = tuple(s for s in _words(match, "Scopes") if s.isprintable())
     types = tuple(t for t in _words(match, "Types") if t.isprintable())
     version_text = _text(match, f"{{{WSD_NS}}}MetadataVersion")
-    version = int(version_text) if version_text.isdigit() and len(version_text) < 10 else None
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+    digits = version_text.isascii() and version_text.isdigit()
+    version = int(version_text) if digits and len(version_text) < 10 else None
     return DiscoveredCamera(
         endpoint=endpoint,
         xaddrs=xaddrs,

@@ -71,7 +71,7 @@ class ControlApi:
             return _error(400, str(error))
         if which == "all":
             targets = sorted(self.cameras)
-        elif which.isdigit() and int(which) in self.cameras:
+        elif which.isascii() and which.isdigit() and int(which) in self.cameras:
             targets = [int(which)]
         else:
             return _error(404, f"no camera {which!r}: use 1..{len(self.cameras)} or 'all'")

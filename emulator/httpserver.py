@@ -146,7 +146,7 @@ def body_length(head: RequestHead) -> int | None:
     raw = head.headers.get("content-length")
     if raw is None:
         return 0
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise HttpError(400, "malformed content-length")
     length = int(raw)
     if length > MAX_BODY_BYTES:
@@ -199,17 +199,18 @@ async def _read_head(reader: asyncio.StreamReader, timeout: float) -> bytes | No
     return data[:-4]
 
 
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     body = bytearray()
     while True:
         size_line = await reader.readuntil(b"\r\n")
         size_text = size_line[:-2].split(b";", 1)[0].strip()
-        if not size_text or len(size_text) > 8:
+        # hex digits only: int(_, 16) also takes a sign, "0x" and underscores
+        if not size_text or len(size_text) > 8 or size_text.strip(_HEX_DIGITS):
             raise HttpError(400, "malformed chunk size")
-        try:
-            size = int(size_text, 16)
-        except ValueError as exc:
-            raise HttpError(400, "malformed chunk size") from exc
+        size = int(size_text, 16)
         if size == 0:
             # Trailers (ignored) up to the final blank line.
             while (await reader.readuntil(b"\r\n")) != b"\r\n":

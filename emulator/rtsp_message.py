@@ -109,7 +109,7 @@ def _cseq_of(head: bytes) -> str | None:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"cseq":
             text = value.strip().decode("latin-1")
-            return text if text.isdigit() and len(text) < 12 else None
+            return text if _is_number(text) else None
     return None
 
 
@@ -143,7 +143,7 @@ def parse_message(
     head = bytes(buffer[:end])
     request = _parse_head(head)
     length_text = request.headers.get("content-length", "0")
-    if not length_text.isdigit() or int(length_text) > MAX_BODY_BYTES:
+    if not _is_number(length_text) or int(length_text) > MAX_BODY_BYTES:
         raise RtspParseError(400, "bad Content-Length", request.cseq)
     total = end + 4 + int(length_text)
     if len(buffer) < total:
@@ -189,7 +189,7 @@ def _parse_head(head: bytes) -> RtspRequest:
         if not colon or not name or name != name.strip() or any(c in name for c in " \t"):
             raise RtspParseError(400, "bad header line", cseq)
         headers[name.lower()] = value.strip()
-    if "cseq" not in headers or not headers["cseq"].isdigit():
+    if "cseq" not in headers or not _is_number(headers["cseq"]):
         raise RtspParseError(400, "missing or bad CSeq", cseq)
     return RtspRequest(method, uri, headers)
 
@@ -234,3 +234,8 @@ def _pair(text: str) -> tuple[int, int]:
     if low < 0 or high < 0:
         raise ValueError("negative")
     return low, high
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes digits int() refuses, such as '²'."""
+    return text.isascii() and text.isdigit() and len(text) < 12

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from node.digits import is_digits
 from node.urls import http_url
 
 ENV_PREFIX = "CAMKEEP_"
@@ -199,7 +200,7 @@ def parse_host_port(value: str) -> tuple[str, int]:
         raise ValueError("must be HOST:PORT")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not is_digits(port_text) or not 0 < int(port_text) < 65536:
         raise ValueError("port must be 1-65535")
     try:
         ipaddress.ip_address(host)

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from node.digits import is_digits
+
 FPS_STEP = 1.0  # fps changes smaller than this (or 10 %) are not news
 BITRATE_RATIO = 0.25  # bitrate changes within 25 % are not news
 STALE_AFTER_S = 3.0
@@ -79,7 +81,7 @@ def parse_digest(digest: str | None) -> tuple[str, int] | None:
     if not isinstance(digest, str):
         return None
     epoch, _, version = digest.partition(".")
-    return (epoch, int(version)) if epoch and version.isdigit() else None
+    return (epoch, int(version)) if epoch and is_digits(version) else None
 
 
 class OwnTable:

@@ -17,6 +17,7 @@ from node.cli._client import (
     with_spinner,
 )
 from node.cli._resolve import CAMERA, resolve_ids, resolve_one, server_name, server_names
+from node.digits import is_digits
 from node.system import Priority
 
 PRIORITIES = tuple(p.value for p in Priority)
@@ -74,7 +75,7 @@ def _onvif(address: str, user: str | None, password: str | None) -> dict:
     host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
     if not host:
         host, port = address, ""
-    if port and not port.isdigit():
+    if port and not is_digits(port):
         raise CliError(f"--onvif: {address!r} is not HOST[:PORT]")
     return {"host": host, "port": int(port) if port else 80, "username": user, "password": password}
 

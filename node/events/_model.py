@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from node.digits import is_digits
 from node.timefmt import parse_utc_iso, utc_iso
 
 
@@ -80,7 +81,7 @@ def event_from_json(data: Any) -> Event:
     if not isinstance(data, dict):
         raise EventError("an event must be an object")
     origin, _, seq_text = str(data.get("id", "")).rpartition(":")
-    if not _ID.fullmatch(origin or "-") or not seq_text.isdigit() or not origin:
+    if not _ID.fullmatch(origin or "-") or not is_digits(seq_text) or not origin:
         raise EventError("event id must be <origin>:<seq>")
     if data.get("origin", origin) != origin:
         raise EventError("event origin does not match its id")

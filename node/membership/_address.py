@@ -6,6 +6,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from node.digits import is_digits
+
 
 def parse_address(address: str) -> tuple[str, int]:
     """("host", port) from "host:port" or "[v6]:port"; ValueError when malformed."""
@@ -15,7 +17,7 @@ def parse_address(address: str) -> tuple[str, int]:
         host, sep, port_text = address[1:].partition("]:")
     else:
         host, sep, port_text = address.rpartition(":")
-    if not sep or not host or not port_text.isdigit():
+    if not sep or not host or not is_digits(port_text):
         raise ValueError(f"{address!r} is not host:port")
     port = int(port_text)
     if not 0 < port < 65536:

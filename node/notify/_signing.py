@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from node.digits import is_digits
+
 SIGNATURE_HEADER = "X-Camkeep-Signature"
 TIMESTAMP_HEADER = "X-Camkeep-Timestamp"
 EVENT_HEADER = "X-Camkeep-Event"
@@ -28,6 +30,6 @@ def signature_valid(
     secret: str, timestamp: str, body: bytes, given: str, *, now: float, max_age_s: float = 300
 ) -> bool:
     """What a receiver checks: the signature matches and the timestamp is recent."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > max_age_s:
+    if not is_digits(timestamp) or abs(now - int(timestamp)) > max_age_s:
         return False
     return hmac.compare_digest(signature(secret, int(timestamp), body), given)

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from node.digits import is_digits
 from node.replication._hlc import Timestamp, TimestampError, timestamp_from_json, timestamp_to_json
 
 # kinds are identifiers ("system", "user", "camera", "failover_settings" ...)
@@ -245,7 +246,7 @@ def digest_from_json(data: Any) -> Digest:
             raise ReplicaError("digest buckets must be an object")
         out[kind] = {}
         for index_text, pair in buckets.items():
-            if not (isinstance(index_text, str) and index_text.isdigit()):
+            if not is_digits(index_text):
                 raise ReplicaError("bucket index must be a decimal string")
             index = int(index_text)
             if index >= DIGEST_BUCKETS:

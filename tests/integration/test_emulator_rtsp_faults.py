@@ -78,6 +78,8 @@ def test_control_api_rejects_bad_requests(emulator) -> None:
     assert emulator.control("POST", "/cameras/1/fault", {"mode": "explode"})[0] == 400
     assert emulator.control("POST", "/cameras/99/fault", {"mode": "drop"})[0] == 404
     assert emulator.control("POST", "/cameras/x/fault", {"mode": "drop"})[0] == 404
+    # "²" passes str.isdigit() but not int()
+    assert emulator.control("POST", "/cameras/%C2%B2/fault", {"mode": "drop"})[0] == 404
     assert emulator.control("GET", "/cameras/1/fault")[0] == 405
     assert emulator.control("GET", "/nothing")[0] == 404
     assert emulator.control("POST", "/cameras/1/fault", ["mode"])[0] == 400

@@ -30,6 +30,7 @@ FORBIDDEN = {
 # Higher layers may import lower ones, never the reverse or sideways.
 NODE_LAYERS = {
     "timefmt": 0,
+    "digits": 0,
     "urls": 0,
     "config": 1,
     "security": 2,

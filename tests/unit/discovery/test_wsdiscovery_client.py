@@ -75,13 +75,14 @@ def test_several_matches_and_filtering_of_fields() -> None:
         _match("urn:uuid:b", "https://[fe80::1]:443/d", "onvif://www.onvif.org/name/%E2%9C%93"),
         _match("", "http://10.0.0.3/"),  # no endpoint: skipped
         _match("urn:uuid:c", "http://10.0.0.4/", version="many"),
+        _match("urn:uuid:d", "http://10.0.0.5/", version="²"),  # isdigit(), but not int()
     )
     cams = parse_probe_matches(data, MID)
-    assert [c.endpoint for c in cams] == ["urn:uuid:a", "urn:uuid:b", "urn:uuid:c"]
+    assert [c.endpoint for c in cams] == ["urn:uuid:a", "urn:uuid:b", "urn:uuid:c", "urn:uuid:d"]
     assert cams[0].xaddrs == ("http://10.0.0.1/onvif/device_service",)
     assert cams[1].name == "✓"
     assert cams[0].name is None
-    assert cams[2].metadata_version is None
+    assert cams[2].metadata_version is None and cams[3].metadata_version is None
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from emulator.httpserver import (
@@ -9,6 +11,7 @@ from emulator.httpserver import (
     MAX_HEADER_BYTES,
     HttpError,
     Response,
+    _read_chunked,
     body_length,
     parse_request_head,
     serialize_response,
@@ -60,6 +63,7 @@ def test_body_length_rules() -> None:
     for bad, status in [
         (b"Content-Length: -1", 400),
         (b"Content-Length: 1e3", 400),
+        ("Content-Length: ²".encode("latin-1"), 400),  # isdigit() yes, int() no
         (b"Content-Length: " + str(MAX_BODY_BYTES + 1).encode(), 413),
         (b"Transfer-Encoding: gzip", 501),
         (b"Transfer-Encoding: chunked\r\nContent-Length: 3", 400),
@@ -89,3 +93,24 @@ def test_serialize_response() -> None:
     assert head_only.endswith(b"\r\n\r\n") and b"Content-Length: 5" in head_only
     with pytest.raises(ValueError):
         serialize_response(Response(200, headers={"X": "a\r\nInjected: 1"}), keep_alive=False)
+
+
+async def _chunked(data: bytes) -> bytes:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return await _read_chunked(reader)
+
+
+def test_chunked_body() -> None:
+    assert asyncio.run(_chunked(b"3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX: y\r\n\r\n")) == (
+        b"abc0123456789"
+    )
+
+
+@pytest.mark.parametrize("size", [b"-1", b"+1", b"0x1", b"1_0", b" ", b"g", b"123456789"])
+def test_chunk_sizes_other_than_hex_digits_are_refused(size: bytes) -> None:
+    # int(_, 16) takes a sign, "0x" and underscores: a fuzzer's "-1" reached readexactly(-1)
+    with pytest.raises(HttpError) as info:
+        asyncio.run(_chunked(size + b"\r\nH\r\n0\r\n\r\n"))
+    assert info.value.status == 400

@@ -72,6 +72,9 @@ def test_stray_newlines_are_skipped() -> None:
         (b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nno colon here\r\n\r\n", 400),
         (b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: -1\r\n\r\n", 400),
         (b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 99999999\r\n\r\n", 400),
+        # digits str.isdigit() takes and int() refuses
+        ("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: ²\r\n\r\n".encode(), 400),
+        ("OPTIONS * RTSP/1.0\r\nCSeq: ²\r\n\r\n".encode(), 400),
         (b"OPTIONS \xff\xfe RTSP/1.0\r\nCSeq: 1\r\n\r\n", 400),
         (b"OPTIONS http://x/ RTSP/1.0\r\nCSeq: 1\r\n\r\n", 400),
     ],

@@ -71,6 +71,10 @@ def test_env_peers_and_foreign_variables() -> None:
             "listen: port must be 1-65535 (from CAMKEEP_LISTEN)",
         ),
         (
+            {"CAMKEEP_LISTEN": "127.0.0.1:²"},  # str.isdigit() takes it, int() does not
+            "listen: port must be 1-65535 (from CAMKEEP_LISTEN)",
+        ),
+        (
             {"CAMKEEP_LISTEN": "bad host!:80"},
             "listen: 'bad host!' is not an IP address or host name (from CAMKEEP_LISTEN)",
         ),

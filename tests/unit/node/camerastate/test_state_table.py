@@ -51,6 +51,8 @@ def test_remote_tables_apply_deltas_in_order_and_ask_for_the_rest() -> None:
     assert [r.server_id for r in remote.reports("c2")] == ["b"] and remote.reports("c1") == []
     assert not remote.needs_fetch("b", own.digest)
     assert remote.needs_fetch("b", "e2.1")  # the source restarted
+    for bad in ("e2", "e2.x", "e2.²", ".3", None):  # a gossiped digest that is no digest
+        assert not remote.needs_fetch("b", bad)
 
 
 def test_confirmation_and_staleness() -> None:

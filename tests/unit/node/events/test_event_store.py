@@ -87,6 +87,7 @@ def test_cursors_only_move_forward_and_merge(tmp_path: Path) -> None:
         {"id": "a:1", "type": "server_dead", "time": "2026-01-01T00:00:00Z", "origin": "b"},
         {"id": "a:1", "type": "server_dead", "time": "2026-01-01T00:00:00Z", "details": []},
         {"id": "a:0", "type": "server_dead", "time": "2026-01-01T00:00:00Z"},
+        {"id": "a:²", "type": "server_dead", "time": "2026-01-01T00:00:00Z"},  # not int()
         {"id": "a:1", "type": "server_dead", "time": "2026-01-01T00:00:00Z", "camera_id": 5},
     ],
 )

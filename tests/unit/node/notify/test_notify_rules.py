@@ -25,6 +25,7 @@ def test_signature_checks_out_and_any_change_breaks_it() -> None:
     )
     assert not signature_valid("s3cret-s3cret-s3cret", "1700000000", body, mac, now=1_700_009_000)
     assert not signature_valid("s3cret-s3cret-s3cret", "x", body, mac, now=1_700_000_010)
+    assert not signature_valid("s3cret-s3cret-s3cret", "²", body, mac, now=1_700_000_010)
 
 
 def test_webhook_takes_its_types_written_since_it_was_made() -> None:

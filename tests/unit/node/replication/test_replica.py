@@ -131,6 +131,7 @@ def test_digest_and_versions_json_round_trip() -> None:
         {"camera": []},
         {"camera": {"x": [1, "0" * 64]}},
         {"camera": {"99": [1, "0" * 64]}},
+        {"camera": {"²": [1, "0" * 64]}},  # str.isdigit() takes it, int() does not
         {"camera": {"1": [1, "zz"]}},
         {"camera": {"1": [-1, "0" * 64]}},
         {"camera": {"1": [1]}},
