@@ -48,6 +48,7 @@ from bench._common import replace_section  # noqa: E402
 SECTION = "## Parser fuzzing (bench/fuzz_parsers.py)"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 MAIN = ROOT / "tests" / "fuzz" / "atheris_main.py"
+NUMBERS_DICT = ROOT / "tests" / "fuzz" / "numbers.dict"  # number spellings int() trips on
 LEDGER = ROOT / "bench" / "fuzz_ledger.json"
 KEPT_CORPUS = Path.home() / ".cache" / "camkeep" / "fuzz-corpus"
 _DONE = re.compile(r"Done (\d+) runs in (\d+) second")
@@ -88,6 +89,7 @@ def fuzz(
             sys.executable, str(MAIN), name, grown, str(harnesses.CORPUS / name),
             f"-runs={runs}", f"-max_total_time={max_seconds}", "-timeout=10",
             "-rss_limit_mb=2048", f"-artifact_prefix={found}/", "-print_final_stats=1",
+            f"-dict={NUMBERS_DICT}",
         ]  # fmt: skip
         started = time.monotonic()
         result = subprocess.run(
