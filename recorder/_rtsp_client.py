@@ -7,6 +7,7 @@ thread (`chunks`) or, non-blocking, by the shared poller (`read_available`)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import threading
 import time
@@ -127,7 +128,10 @@ class RtspClient:
             key, _, value = param.strip().partition("=")
             if key.lower() == "timeout":
                 with contextlib.suppress(ValueError):
-                    self._session_timeout_s = max(5.0, float(value))
+                    # a camera's "timeout=inf" (or nan) would stop the keep-alives
+                    seconds = float(value)
+                    if math.isfinite(seconds):
+                        self._session_timeout_s = min(max(5.0, seconds), 3600.0)
 
     def play(self, headers: dict[str, str] | None = None) -> dict[str, list[str]]:
         """PLAY (live by default: `Range: npt=0.000-`); the answer's headers."""

@@ -92,7 +92,7 @@ async def status(node: Node, _caller: Viewer) -> StatusOut:
         cameras_on_backup=len(on_backup),
         cameras_not_recorded=unrecorded,
         gaps_24h=len(gaps),
-        gap_seconds_24h=round(sum(float(g.details.get("seconds", 0)) for g in gaps), 1),
+        gap_seconds_24h=round(sum(g.gap_seconds for g in gaps), 1),
         disk_days_left=min(left) if left else None,
         servers=servers,
         clock_warning=clocks.warning,

@@ -139,7 +139,7 @@ class EventLog:
         event = self.exchange.record(new)
         self.written[event.type] += 1
         if event.type == EventType.RECORDING_GAP and event.camera_id:
-            self.gap_seconds[event.camera_id] += float(event.details.get("seconds", 0.0))
+            self.gap_seconds[event.camera_id] += event.gap_seconds
         log.info(
             "event %s %s",
             event.type,

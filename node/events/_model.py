@@ -7,6 +7,7 @@ copy. Times are unix milliseconds inside, UTC text (`node.timefmt`) outside.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -55,6 +56,15 @@ class Event:
     @property
     def id(self) -> str:
         return f"{self.origin}:{self.seq}"
+
+    @property
+    def gap_seconds(self) -> float:
+        """How long a recording gap lasted; 0 when the details do not say. Events from
+        other servers are checked for shape, not for every detail's type."""
+        value = self.details.get("seconds")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return 0.0
+        return float(value) if math.isfinite(value) and value >= 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {

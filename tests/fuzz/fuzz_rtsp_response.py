@@ -33,6 +33,8 @@ def fuzz_one(data: bytes) -> None:
             video.parameter_sets()
             client.setup(video, 0)
             assert client._session is not None
+            # whatever timeout the camera names, the keep-alives keep going
+            assert 5.0 <= client._session_timeout_s <= 3600.0, client._session_timeout_s
             client.play()
         except (RtspProtocolError, RtspStalled, ConnectionError):
             return

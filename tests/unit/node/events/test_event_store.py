@@ -101,3 +101,17 @@ def test_json_round_trip() -> None:
         "node-a", 4, "recording_gap", 1_700_000_000_123, "node-a", "cam-1", {"seconds": 2.5}
     )
     assert event_from_json(event.to_json()) == event
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(2.5, 2.5), (3, 3.0), (None, 0.0), ("2.5", 0.0), (True, 0.0), (-1, 0.0),
+     (float("nan"), 0.0), (float("inf"), 0.0)],
+)  # fmt: skip
+def test_gap_seconds_read_only_from_a_finite_number(seconds: object, expected: float) -> None:
+    # another server's event is checked for shape, not for each detail's type: the
+    # status and metrics that add gaps up must not fail on one
+    details = {} if seconds is None else {"seconds": seconds}
+    event = Event("node-a", 1, "recording_gap", 1_700_000_000_000, "node-a", "cam-1", details)
+    assert event.gap_seconds == expected
+    assert event_from_json(event.to_json()).gap_seconds == expected
