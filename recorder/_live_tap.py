@@ -69,6 +69,7 @@ class LiveTap:
         self._seq = 0  # sequence number of the next frame published
         self._subs: set[LiveSubscription] = set()
         self.on_idle: Callable[[], None] | None = None  # last viewer left (loop thread)
+        self.on_watched: Callable[[], None] | None = None  # first viewer came (loop thread)
         self.ended: str | None = None
 
     # --- ingest side (any thread) -------------------------------------------------
@@ -146,6 +147,8 @@ class LiveTap:
             sub.put_frames(gop)
         self._subs.add(sub)
         self.viewers = len(self._subs)
+        if self.viewers == 1 and self.on_watched is not None:
+            self.on_watched()
         return sub
 
     def _remove(self, sub: LiveSubscription) -> None:

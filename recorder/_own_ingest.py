@@ -244,6 +244,7 @@ def record_with_own_client(
         remuxer.begin()
         try:
             if tap is not None:
+                tap.on_watched = POLLER.wake  # a new viewer is read at the live pace at once
                 tap.start_stream(stream_info(fast_input, fast_input.extradata))
                 tap.publish([LiveFrame(d, k, s, s) for d, k, s in fast_input.pending])
             for packet in fast_input.packets(fast_input.take_pending()):

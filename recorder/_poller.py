@@ -47,6 +47,11 @@ class StreamPoller:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="ingest-poller", daemon=True)
                 self._thread.start()
+        self.wake()
+
+    def wake(self) -> None:
+        """Look at the jobs now (one was added, or someone started watching one) rather
+        than at the end of the current pause, which lasts up to a full round."""
         self._wake.set()
 
     def alive(self) -> bool:
@@ -87,7 +92,8 @@ class StreamPoller:
             pause = next_full - time.monotonic()
             if any_watched:
                 pause = min(pause, self.watched_interval_s)
-            time.sleep(max(0.0, pause))
+            self._wake.wait(max(0.0, pause))
+            self._wake.clear()
 
 
 POLLER = StreamPoller()

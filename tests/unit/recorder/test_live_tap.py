@@ -148,3 +148,14 @@ async def test_b_frames_seen_make_a_new_stream_info() -> None:
     items = await drain(sub, sub.pending)
     infos = [i for i in items if isinstance(i, StreamInfo)]
     assert infos[-1].reordered and tap.info is not None and tap.info.reordered
+
+
+async def test_the_first_viewer_is_reported() -> None:
+    # the ingest then reads the camera at the live pace at once, not after its round
+    tap = LiveTap(asyncio.get_running_loop())
+    watched: list[int] = []
+    tap.on_watched = lambda: watched.append(tap.viewers)
+    tap.start_stream(INFO)
+    tap.subscribe()
+    tap.subscribe()
+    assert watched == [1] and tap.viewers == 2
