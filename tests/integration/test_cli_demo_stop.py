@@ -56,13 +56,17 @@ def test_demo_leaves_no_process_behind(how: str) -> None:
         preexec_fn=_ignore_interrupts,  # as nohup / a CI runner would
     )
     children: list[psutil.Process] = []
+    said: list[str] = []
     try:
         assert demo.stdout is not None
         for line in demo.stdout:  # the demo prints as it goes; pytest-timeout bounds it
+            said.append(line)
             if "camkeep demo is running" in line:
                 break
         else:
-            pytest.fail("the demo ended before it was running")
+            pytest.fail(
+                f"the demo ended (exit {demo.wait()}) before it was running:\n{''.join(said)}"
+            )
         children = psutil.Process(demo.pid).children(recursive=True)
         assert len(children) >= 2  # the emulator and the node
         if how == "pipe closed":
