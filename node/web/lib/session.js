@@ -51,3 +51,14 @@ export function resumeFragment(session) {
   const text = btoa(JSON.stringify(session));
   return `#resume=${text.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
 }
+
+/** The session a log-in answer opens (POST /api/v1/auth/login). */
+export function sessionFromLogin(answer, username) {
+  return {
+    token: answer.token,
+    username,
+    role: answer.role,
+    expiresAt: answer.expires_at,
+    servers: answer.server_urls,
+  };
+}

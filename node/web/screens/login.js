@@ -1,6 +1,7 @@
 // Log-in: the API answers with the user's role and the token's expiry.
 import { h, field } from '../lib/dom.js';
 import { clearErrors, showError } from '../lib/api.js';
+import { sessionFromLogin } from '../lib/session.js';
 
 export function mount(ctx, container) {
   const { api, health, message } = ctx;
@@ -27,13 +28,7 @@ export function mount(ctx, container) {
         username: username.input.value,
         password: password.input.value,
       });
-      ctx.onDone({
-        token: answer.token,
-        username: username.input.value,
-        role: answer.role,
-        expiresAt: answer.expires_at,
-        servers: answer.server_urls,
-      });
+      ctx.onDone(sessionFromLogin(answer, username.input.value));
     } catch (error) {
       // a wrong password is about the password field
       if (error.status === 401) password.error.textContent = error.reason;

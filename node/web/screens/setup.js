@@ -2,6 +2,7 @@
 // account), or see the systems on the network that could add this server.
 import { h, field } from '../lib/dom.js';
 import { clearErrors, showError } from '../lib/api.js';
+import { sessionFromLogin } from '../lib/session.js';
 
 const DISCOVERY_EVERY_MS = 3000;
 
@@ -48,13 +49,7 @@ export function mount(ctx, container) {
         username: owner.input.value,
         password: password.input.value,
       });
-      ctx.onDone({
-        token: login.token,
-        username: owner.input.value,
-        role: login.role,
-        expiresAt: login.expires_at,
-        servers: login.server_urls,
-      });
+      ctx.onDone(sessionFromLogin(login, owner.input.value));
     } catch (error) {
       showError(error, fields, formError);
     } finally {
